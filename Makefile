@@ -1,0 +1,37 @@
+# kafkalab: two commands do all the set-up on a fresh machine.
+#   make quickstart   venv, dependencies, Kafka jars, then runs experiments/quickstart.yaml
+#   make test         the whole test suite (what CI runs)
+# Prerequisites: Python 3.11+, Java 17+, Maven, make.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: quickstart test install kafka bench clean-venv
+
+quickstart: kafka
+	$(BIN)/kafkalab run experiments/quickstart.yaml
+
+test: kafka
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kafkalab needs Python 3.11+, $(PYTHON) is " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+# The Kafka jars, fetched once with Maven into the user cache (or KAFKA_HOME when set).
+kafka: install
+	$(BIN)/kafkalab kafka
+
+bench: kafka
+	$(BIN)/python bench/cluster_bringup.py
+	$(BIN)/python bench/pipeline_overhead.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,184 @@
+"""Kafka-level steps through the admin and client APIs: readiness, topics, smoke test, offsets.
+
+Platform-independent: everything here needs only a bootstrap servers string, so the
+local and the Kubernetes platform share it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kafkalab.errors import ClusterError
+
+SMOKE_TOPIC = "kafkalab-smoke"
+_QUIET = {"log_level": 0}  # librdkafka stays silent: connection errors while brokers start are expected and retried here
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    node_id: int
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def admin_client(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, **_QUIET})
+
+
+def registered_brokers(bootstrap: str, timeout_s: float = 5.0) -> list[BrokerInfo]:
+    """The brokers the cluster metadata lists as registered and unfenced."""
+    client = admin_client(bootstrap)  # must outlive the future: a collected client cancels it
+    try:
+        result = client.describe_cluster(request_timeout=timeout_s).result(timeout=timeout_s + 1)
+    except (KafkaException, TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure means "not yet"
+        raise ClusterError(f"cluster at {bootstrap} does not answer: {exc}") from exc
+    return sorted((BrokerInfo(n.id, n.host, n.port) for n in result.nodes), key=lambda b: b.node_id)
+
+
+def wait_for_brokers(
+    bootstrap: str,
+    expected: set[int],
+    *,
+    timeout_s: float,
+    on_ready: Callable[[BrokerInfo], None] | None = None,
+    is_alive: Callable[[], str | None] | None = None,
+) -> list[BrokerInfo]:
+    """Wait until every expected broker is registered; report each as it appears.
+
+    `is_alive` returns a reason when a process of the cluster died, so a broker that can
+    never come up fails fast instead of after the whole timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    seen: set[int] = set()
+    last_error = "no answer yet"
+    while True:
+        if is_alive and (reason := is_alive()):
+            raise ClusterError(reason)
+        try:
+            brokers = registered_brokers(bootstrap, timeout_s=3)
+            for broker in brokers:
+                if broker.node_id in expected and broker.node_id not in seen:
+                    seen.add(broker.node_id)
+                    if on_ready:
+                        on_ready(broker)
+            if expected <= seen:
+                return [b for b in brokers if b.node_id in expected]
+            last_error = f"registered: {sorted(seen)}, waiting for {sorted(expected - seen)}"
+        except ClusterError as exc:
+            last_error = str(exc)
+        if time.monotonic() > deadline:
+            raise ClusterError(f"brokers not ready after {timeout_s:.0f}s ({last_error})")
+        time.sleep(0.25)
+
+
+def create_topic(
+    bootstrap: str,
+    name: str,
+    *,
+    partitions: int,
+    replication_factor: int,
+    config: dict[str, str] | None = None,
+    timeout_s: float = 60,
+) -> None:
+    """Create a topic and wait until every partition has a leader (ready to produce to)."""
+    client = admin_client(bootstrap)
+    topic = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor, config=dict(config or {}))
+    future = client.create_topics([topic], request_timeout=timeout_s)[name]
+    try:
+        future.result(timeout=timeout_s)
+    except KafkaException as exc:
+        err = exc.args[0]
+        if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            # A retried creation whose first attempt went through: fine if it is the same topic.
+            existing = topic_assignment(bootstrap, name)
+            if len(existing) != partitions:
+                raise ClusterError(f"topic {name} already exists with {len(existing)} partitions") from None
+            wait_for_leaders(bootstrap, name, partitions, timeout_s=timeout_s)
+            return
+        reason = err.str() if isinstance(err, KafkaError) else str(err)
+        raise ClusterError(f"topic {name} could not be created: {reason}") from None
+    wait_for_leaders(bootstrap, name, partitions, timeout_s=timeout_s)
+
+
+def wait_for_leaders(bootstrap: str, topic: str, partitions: int, *, timeout_s: float) -> None:
+    client = admin_client(bootstrap)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        meta = client.list_topics(topic=topic, timeout=5).topics.get(topic)
+        if meta is not None and meta.error is None:
+            led = [p for p in meta.partitions.values() if p.leader >= 0]
+            if len(led) == partitions:
+                return
+        if time.monotonic() > deadline:
+            raise ClusterError(f"topic {topic}: not every partition has a leader after {timeout_s:.0f}s")
+        time.sleep(0.2)
+
+
+def topic_assignment(bootstrap: str, topic: str) -> dict[int, list[int]]:
+    """Partition -> replica broker ids, as the cluster metadata has them."""
+    client = admin_client(bootstrap)
+    meta = client.list_topics(topic=topic, timeout=10).topics.get(topic)
+    if meta is None or meta.error is not None:
+        raise ClusterError(f"topic {topic} not found on {bootstrap}")
+    return {p.id: list(p.replicas) for p in meta.partitions.values()}
+
+
+def smoke_test(bootstrap: str, *, replication_factor: int, timeout_s: float = 60) -> str:
+    """The guide's Step 5: produce one message and read it back. Returns the message."""
+    client = admin_client(bootstrap)
+    if SMOKE_TOPIC not in client.list_topics(timeout=10).topics:
+        create_topic(bootstrap, SMOKE_TOPIC, partitions=1, replication_factor=replication_factor, timeout_s=timeout_s)
+    message = f"kafkalab smoke test {uuid.uuid4()}"
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", **_QUIET})
+    delivered: list[str] = []
+
+    def on_delivery(err, _msg) -> None:
+        delivered.append("ok" if err is None else str(err))
+
+    producer.produce(SMOKE_TOPIC, message.encode(), on_delivery=on_delivery)
+    producer.flush(timeout_s)
+    if delivered != ["ok"]:
+        raise ClusterError(f"smoke test: producing to {SMOKE_TOPIC} failed: {delivered or 'no delivery report'}")
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": f"kafkalab-smoke-{uuid.uuid4()}",
+        "auto.offset.reset": "earliest", "enable.auto.commit": False, **_QUIET,
+    })
+    try:
+        consumer.assign([TopicPartition(SMOKE_TOPIC, 0, 0)])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            if msg.value() == message.encode():
+                return message
+    finally:
+        consumer.close()
+    raise ClusterError(f"smoke test: the message produced to {SMOKE_TOPIC} was not read back within {timeout_s:.0f}s")
+
+
+def records_in_topic(bootstrap: str, topic: str, timeout_s: float = 30) -> int:
+    """Sum over partitions of (end offset - start offset): what the topic holds."""
+    client = admin_client(bootstrap)
+    meta = client.list_topics(topic=topic, timeout=timeout_s).topics.get(topic)
+    if meta is None or meta.error is not None:
+        raise ClusterError(f"topic {topic} not found on {bootstrap}")
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"kafkalab-offsets-{uuid.uuid4()}", **_QUIET})
+    try:
+        total = 0
+        for partition in meta.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+            total += high - low
+        return total
+    finally:
+        consumer.close()

@@ -1,0 +1,234 @@
+"""The `kafkalab` command.
+
+Every failure a user can act on ends as one line on stderr and a non-zero exit:
+2 for bad input (spec, --set, arguments), 1 for a run or environment that failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from kafkalab.errors import KafkalabError, SpecError
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _prefect_defaults() -> None:
+    """Prefect settings kafkalab relies on, unless the user chose otherwise."""
+    # This machine class has no route to Prefect's telemetry endpoint; skip the attempt.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return value
+
+
+def _cell(value: Any) -> str:
+    value = _plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "table") -> str:
+    if fmt == "json":
+        return json.dumps([{c: _plain(v) for c, v in zip(columns, row)} for row in rows], indent=2, default=str)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(columns)
+        writer.writerows([[_plain(v) for v in row] for row in rows])
+        return buf.getvalue().rstrip("\n")
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = lambda items: "  ".join(s.ljust(w) for s, w in zip(items, widths)).rstrip()  # noqa: E731
+    out = [line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells]
+    return "\n".join(out)
+
+
+RESULT_COLUMNS = (
+    "run_id", "experiment", "started_at", "status", "brokers", "partitions", "record_size",
+    "producer_instances", "total_records", "total_records_per_sec", "total_mb_per_sec",
+    "avg_latency_ms", "p99_ms", "records_in_topic",
+)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from kafkalab.spec import load_spec
+
+    spec = load_spec(args.spec, args.set)  # validated before anything starts
+    _use_database(args.database_url)
+    from kafkalab.store import Store
+
+    with Store() as store:
+        store.migrate()  # an unreachable database fails here, before any JVM starts
+    _prefect_defaults()
+    from flows.experiment import experiment
+
+    print(
+        f"kafkalab: experiment {spec.name}: {spec.cluster.brokers} brokers, topic {spec.topic.partitions} partitions "
+        f"RF {spec.topic.replication_factor}, {spec.producer.instances} producers x {spec.producer.num_records} "
+        f"records of {spec.producer.record_size} B, {spec.repetitions} repetition(s)",
+        file=sys.stderr,
+    )
+    run_ids = experiment(spec)
+    _print_runs(run_ids)
+    return 0
+
+
+def _print_runs(run_ids: list[int]) -> None:
+    from kafkalab.store import Store
+
+    with Store() as store:
+        columns, rows = store.query(
+            "SELECT * FROM v_run_totals WHERE run_id = ANY(:ids) ORDER BY run_id", {"ids": list(run_ids)}
+        )
+    keep = [c for c in RESULT_COLUMNS if c in columns]
+    idx = [columns.index(c) for c in keep]
+    print(render(keep, [[row[i] for i in idx] for row in rows]))
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    _use_database(args.database_url)
+    from kafkalab.store import Store
+
+    with Store() as store:
+        rows = store.results(args.experiment)
+    if args.limit:
+        rows = rows[: args.limit]
+    columns = list(RESULT_COLUMNS) if args.format == "table" else (list(rows[0]) if rows else list(RESULT_COLUMNS))
+    print(render(columns, [[r.get(c) for c in columns] for r in rows], args.format))
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    if (args.query is None) == (args.file is None):
+        raise SpecError("sql: give a query or --file FILE (one of them)")
+    query = args.query
+    if args.file is not None:
+        try:
+            query = Path(args.file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SpecError(f"--file {args.file}: cannot read: {exc.strerror}") from None
+    _use_database(args.database_url)
+    from kafkalab.store import Store
+
+    with Store() as store:
+        columns, rows = store.query(query)
+    if columns:
+        print(render(columns, rows, args.format))
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from kafkalab import database
+
+    if args.action == "url":
+        _use_database(args.database_url)
+        url = database.resolve_url()
+        print(database.mask_url(url) if args.database_url or os.environ.get("DATABASE_URL") else url)
+    elif args.action == "stop":
+        stopped = database.embedded_server().stop()
+        print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+    else:
+        status = database.embedded_server().status()
+        print(f"embedded PostgreSQL: {'running on port ' + str(status.port) if status.running else 'stopped'} ({status.data_dir})")
+    return 0
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    from kafkalab import distribution
+
+    dist = distribution.resolve(args.version, on_progress=lambda msg: print(msg, file=sys.stderr))
+    print(f"Apache Kafka {dist.version}: {dist.libs}")
+    return 0
+
+
+def _use_database(explicit: str | None) -> None:
+    """--database-url reaches every step (and the flow's tasks) as DATABASE_URL."""
+    if explicit:
+        os.environ["DATABASE_URL"] = explicit
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kafkalab", description="Kafka load-testing studies as Prefect flows, results in PostgreSQL."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--database-url", metavar="URL", help="results database (default: DATABASE_URL, else embedded)")
+        return p
+
+    run = with_db(sub.add_parser("run", help="run one experiment spec as a Prefect flow"))
+    run.add_argument("spec", type=Path, help="experiment YAML, e.g. experiments/quickstart.yaml")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a spec setting, e.g. producer.num_records=100000 or producer.props.linger.ms=10")
+    run.set_defaults(func=cmd_run)
+
+    results = with_db(sub.add_parser("results", help="stored runs, newest first (totals across producers)"))
+    results.add_argument("--experiment", metavar="NAME")
+    results.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    results.add_argument("--limit", type=int, default=0, metavar="N")
+    results.set_defaults(func=cmd_results)
+
+    sql = with_db(sub.add_parser("sql", help="a read-only query against the results database"))
+    sql.add_argument("query", nargs="?")
+    sql.add_argument("--file", metavar="FILE", help="read the query from a .sql file")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.set_defaults(func=cmd_sql)
+
+    kafka = sub.add_parser("kafka", help="fetch the Kafka jars into the cache (once) and show where they are")
+    kafka.add_argument("--version", default=None, help="Apache Kafka version (default: the pinned one)")
+    kafka.set_defaults(func=cmd_kafka)
+
+    db = with_db(sub.add_parser("db", help="the results database: url | stop | status"))
+    db.add_argument("action", choices=("url", "stop", "status"))
+    db.set_defaults(func=cmd_db)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SpecError as exc:
+        print(f"kafkalab: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KafkalabError as exc:
+        print(f"kafkalab: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("kafkalab: interrupted; the cluster was stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

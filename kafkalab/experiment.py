@@ -1,0 +1,125 @@
+"""The steps of one experiment, as plain functions the Prefect tasks wrap.
+
+The order is the guide's: install the framework (Step 1), wait until every broker is
+registered, the endpoints (Step 3), a smoke test (Step 5), then per repetition a fresh
+topic (Step 2), the producer fan-out and the consumer test (Step 6), and what the topic
+holds afterwards. Each function does one step and returns what the next one needs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kafkalab import admin
+from kafkalab.broker_config import resolve_broker_settings
+from kafkalab.distribution import KafkaDistribution
+from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad, run_consumer, run_producers
+from kafkalab.model import ConsumerOutcome, ProducerOutcome, RunRecord
+from kafkalab.paths import runs_dir
+from kafkalab.platforms.local import LocalCluster
+from kafkalab.spec import ExperimentSpec, spec_to_dict
+
+Progress = Callable[[str], None]
+
+
+def new_run_dir(name: str) -> Path:
+    """A fresh directory for one cluster's configs, data, logs and tool output."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = runs_dir() / f"{stamp}-{name}-{secrets.token_hex(3)}"
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+def deploy_cluster(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path, *, on_progress: Progress) -> LocalCluster:
+    """Step 1: write configs, format storage and start the controller quorum and brokers."""
+    settings = resolve_broker_settings(spec.cluster.broker_config, dist)
+    for warning in settings.warnings():
+        on_progress(f"WARNING {warning}")
+    cluster = LocalCluster(
+        dist, run_dir, settings, heap_mb=spec.cluster.heap_mb, controller_heap_mb=spec.cluster.controller_heap_mb
+    )
+    try:
+        cluster.deploy(spec.cluster.brokers, spec.cluster.controllers, on_progress=on_progress)
+    except BaseException:
+        cluster.stop(grace_s=2)
+        raise
+    return cluster
+
+
+def create_topic(spec: ExperimentSpec, cluster: LocalCluster, name: str) -> str:
+    """Step 2: a run's topic with the spec's partitions, replication and settings."""
+    admin.create_topic(
+        cluster.bootstrap_servers, name, partitions=spec.topic.partitions,
+        replication_factor=spec.topic.replication_factor, config=spec.topic.config,
+    )
+    return name
+
+
+def smoke_test(spec: ExperimentSpec, cluster: LocalCluster) -> str:
+    """Step 5: one message produced and read back through the endpoints."""
+    return admin.smoke_test(cluster.bootstrap_servers, replication_factor=min(3, len(cluster.brokers)))
+
+
+def producer_load(spec: ExperimentSpec, topic: str) -> ProducerLoad:
+    p = spec.producer
+    return ProducerLoad(
+        topic=topic, num_records=p.num_records, record_size=p.record_size, throughput=p.throughput,
+        props=dict(p.props), heap_mb=p.heap_mb, reporting_interval_ms=p.reporting_interval_ms, timeout_s=p.timeout_s,
+    )
+
+
+def producer_fanout(
+    spec: ExperimentSpec, cluster: LocalCluster, topic: str, *, on_line: LineSink | None = None
+) -> list[ProducerOutcome]:
+    """Step 6: the producer instances in parallel against the topic; output kept in <run dir>/<topic>/."""
+    return run_producers(
+        cluster.dist, cluster.bootstrap_servers, producer_load(spec, topic), spec.producer.instances,
+        cluster.run_dir / topic, client_prefix=f"kafkalab-{topic}", on_line=on_line,
+    )
+
+
+def consumer_test(
+    spec: ExperimentSpec, cluster: LocalCluster, topic: str, records_sent: int, *, on_line: LineSink | None = None
+) -> ConsumerOutcome:
+    """Step 6, consumer side: read back what the producers sent (or the spec's count)."""
+    c = spec.consumer
+    load = ConsumerLoad(
+        topic=topic, num_records=c.num_records or max(1, records_sent), timeout_ms=c.timeout_ms,
+        props=dict(c.props), heap_mb=c.heap_mb, timeout_s=c.timeout_s,
+    )
+    return run_consumer(
+        cluster.dist, cluster.bootstrap_servers, load, cluster.run_dir / topic,
+        group=f"kafkalab-{topic}-consumer", on_line=on_line,
+    )
+
+
+def records_in_topic(cluster: LocalCluster, topic: str) -> int:
+    return admin.records_in_topic(cluster.bootstrap_servers, topic)
+
+
+def new_run_record(spec: ExperimentSpec, cluster: LocalCluster, repetition: int, topic: str) -> RunRecord:
+    """The run's row before its results: every setting it ran with."""
+    return RunRecord(
+        experiment=spec.name, spec=spec_to_dict(spec), repetition=repetition, platform=cluster.platform,
+        kafka_version=cluster.dist.version, brokers=len(cluster.brokers), topic=topic,
+        partitions=spec.topic.partitions, replication_factor=spec.topic.replication_factor,
+        record_size=spec.producer.record_size, num_records=spec.producer.num_records,
+        throughput=spec.producer.throughput, producer_instances=spec.producer.instances,
+        producer_props=dict(spec.producer.props), consumer_props=dict(spec.consumer.props),
+        broker_config=dict(cluster.settings.applied), topic_config=dict(spec.topic.config),
+        started_at=datetime.now(timezone.utc), run_dir=str(cluster.run_dir),
+    )
+
+
+def run_error(producers: list[ProducerOutcome], consumer: ConsumerOutcome | None) -> str | None:
+    """One line saying why a run failed, or None when every tool succeeded."""
+    failed = [p for p in producers if p.status != "ok"]
+    if failed:
+        first = failed[0]
+        return f"{len(failed)} of {len(producers)} producer instances failed; producer-{first.instance}: {first.error}"
+    if consumer is not None and consumer.status != "ok":
+        return f"consumer test failed: {consumer.error}"
+    return None

@@ -1,0 +1,170 @@
+"""The load: N ProducerPerformance instances in parallel, then ConsumerPerformance (Step 6).
+
+Each instance gets its own client id and its own properties file (mode 0600, so client
+settings, credentials included, never appear on a command line), writes its output to the
+run directory, and streams its lines to `on_line` as they come. An instance that exits
+non-zero, prints no summary, or sends fewer records than asked is a failed instance with
+its output kept: never a silent zero.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kafkalab import perftools
+from kafkalab.distribution import KafkaDistribution
+from kafkalab.model import ConsumerOutcome, ProducerOutcome, ProducerOutput
+from kafkalab.processes import ManagedProcess
+from kafkalab.properties import write_properties
+
+LineSink = Callable[[str, str], None]  # (source, line), e.g. ("producer-2", "5000 records sent, ...")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class ProducerLoad:
+    """What every producer instance of a run is asked to do."""
+
+    topic: str
+    num_records: int
+    record_size: int
+    throughput: float
+    props: dict[str, str]
+    heap_mb: int = 256
+    reporting_interval_ms: int = 5000
+    timeout_s: float = 1800
+
+
+@dataclass(frozen=True)
+class ConsumerLoad:
+    topic: str
+    num_records: int
+    timeout_ms: int
+    props: dict[str, str]
+    heap_mb: int = 256
+    timeout_s: float = 1800
+
+
+def run_producers(
+    dist: KafkaDistribution,
+    bootstrap: str,
+    load: ProducerLoad,
+    instances: int,
+    work_dir: Path,
+    *,
+    client_prefix: str,
+    on_line: LineSink | None = None,
+) -> list[ProducerOutcome]:
+    """Start `instances` producers together, wait for all, return each one's outcome."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    commands: list[tuple[int, str, list[str]]] = []
+    for i in range(instances):
+        client_id = f"{client_prefix}-producer-{i}"
+        config = write_properties(
+            work_dir / f"producer-{i}.properties",
+            {**load.props, "bootstrap.servers": bootstrap, "client.id": client_id},
+        )
+        args = perftools.producer_args(
+            topic=load.topic, num_records=load.num_records, record_size=load.record_size,
+            throughput=load.throughput, config_file=config, reporting_interval_ms=load.reporting_interval_ms,
+        )
+        commands.append((i, client_id, dist.java_command(perftools.PRODUCER_MAIN, args, heap_mb=load.heap_mb)))
+
+    # Everything is prepared before the first start, so the instances start within
+    # milliseconds of each other and their windows overlap (the guide's parallel producers).
+    started: list[tuple[int, str, ManagedProcess, datetime]] = []
+    try:
+        for i, client_id, cmd in commands:
+            sink = (lambda line, src=f"producer-{i}": on_line(src, line)) if on_line else None
+            proc = ManagedProcess(f"producer-{i}", cmd, work_dir / f"producer-{i}.log", on_line=sink)
+            started.append((i, client_id, proc, _now()))
+        deadline = time.monotonic() + load.timeout_s
+        return [
+            _producer_outcome(i, client_id, proc, started_at, load, deadline)
+            for i, client_id, proc, started_at in started
+        ]
+    finally:
+        for _, _, proc, _ in started:
+            proc.stop(grace_s=2)
+
+
+def _producer_outcome(
+    instance: int, client_id: str, proc: ManagedProcess, started_at: datetime, load: ProducerLoad, deadline: float
+) -> ProducerOutcome:
+    error: str | None = None
+    exit_code: int | None
+    try:
+        exit_code = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        exit_code, error = None, f"still running after {load.timeout_s:.0f}s, stopped"
+    finished_at = _now()
+    raw = proc.output()
+    output = perftools.parse_producer_output(raw)
+    if error is None:
+        error = _producer_error(exit_code, output, load.num_records, raw)
+    return ProducerOutcome(
+        instance=instance, client_id=client_id, status="failed" if error else "ok",
+        records_requested=load.num_records, exit_code=exit_code, output=output, raw_output=raw,
+        started_at=started_at, finished_at=finished_at, error=error,
+    )
+
+
+def _producer_error(exit_code: int | None, output: ProducerOutput, requested: int, raw: str) -> str | None:
+    hint = perftools.first_error_line(raw)
+    if exit_code != 0:
+        return f"exited with code {exit_code}" + (f": {hint}" if hint else "")
+    if output.summary is None:
+        return "printed no summary line" + (f": {hint}" if hint else "")
+    if output.summary.records < requested:
+        return f"acknowledged {output.summary.records} of {requested} records" + (f": {hint}" if hint else "")
+    return None
+
+
+def run_consumer(
+    dist: KafkaDistribution,
+    bootstrap: str,
+    load: ConsumerLoad,
+    work_dir: Path,
+    *,
+    group: str,
+    on_line: LineSink | None = None,
+) -> ConsumerOutcome:
+    """ConsumerPerformance over the topic; failed if it read fewer records than asked."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    config = write_properties(work_dir / "consumer.properties", load.props)
+    args = perftools.consumer_args(
+        bootstrap_servers=bootstrap, topic=load.topic, num_records=load.num_records,
+        timeout_ms=load.timeout_ms, config_file=config, group=group,
+    )
+    cmd = dist.java_command(perftools.CONSUMER_MAIN, args, heap_mb=load.heap_mb)
+    sink = (lambda line: on_line("consumer", line)) if on_line else None
+    started_at = _now()
+    proc = ManagedProcess("consumer", cmd, work_dir / "consumer.log", on_line=sink)
+    error: str | None = None
+    try:
+        exit_code: int | None = proc.wait(timeout=load.timeout_s)
+    except TimeoutError:
+        exit_code, error = None, f"still running after {load.timeout_s:.0f}s, stopped"
+    finally:
+        proc.stop(grace_s=2)
+    raw = proc.output()
+    summary = perftools.parse_consumer_output(raw)
+    hint = perftools.first_error_line(raw)
+    if error is None:
+        if exit_code != 0:
+            error = f"exited with code {exit_code}" + (f": {hint}" if hint else "")
+        elif summary is None:
+            error = "printed no result" + (f": {hint}" if hint else "")
+        elif summary.messages < load.num_records:
+            error = f"consumed {summary.messages} of {load.num_records} records before its {load.timeout_ms} ms timeout"
+    return ConsumerOutcome(
+        status="failed" if error else "ok", messages_requested=load.num_records, exit_code=exit_code,
+        summary=summary, raw_output=raw, started_at=started_at, finished_at=_now(), error=error,
+    )

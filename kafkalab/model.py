@@ -1,0 +1,138 @@
+"""What a run measures: plain records handed from the perf tools to the store.
+
+These are the engine's vocabulary for results. Parsers produce them, the runner collects
+them into a RunRecord, the store writes them; nothing here knows about Prefect or SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Status = Literal["ok", "failed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class ProducerWindow:
+    """One periodic progress line of ProducerPerformance (every reporting interval)."""
+
+    seq: int
+    records: int
+    records_per_sec: float
+    mb_per_sec: float
+    avg_latency_ms: float
+    max_latency_ms: float
+
+
+@dataclass(frozen=True)
+class ProducerSummary:
+    """The final line of ProducerPerformance ("... ms 99.9th.")."""
+
+    records: int
+    records_per_sec: float
+    mb_per_sec: float
+    avg_latency_ms: float
+    max_latency_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    p999_ms: float
+    steady_state: bool = False
+
+
+@dataclass(frozen=True)
+class ConsumerSummary:
+    """The result columns of ConsumerPerformance."""
+
+    start_time: str
+    end_time: str
+    mb: float
+    mb_per_sec: float
+    messages: int
+    msgs_per_sec: float
+    rebalance_ms: float
+    fetch_ms: float
+    fetch_mb_per_sec: float
+    fetch_msgs_per_sec: float
+
+
+@dataclass(frozen=True)
+class ProducerOutput:
+    """Everything one ProducerPerformance output holds, parsed."""
+
+    windows: list[ProducerWindow]
+    summary: ProducerSummary | None
+    steady_state: ProducerSummary | None = None
+
+
+@dataclass
+class ProducerOutcome:
+    """One producer instance: what it was asked, what it printed, what it measured."""
+
+    instance: int
+    client_id: str
+    status: Status
+    records_requested: int
+    exit_code: int | None
+    output: ProducerOutput
+    raw_output: str
+    started_at: datetime
+    finished_at: datetime
+    error: str | None = None
+
+
+@dataclass
+class ConsumerOutcome:
+    status: Status
+    messages_requested: int
+    exit_code: int | None
+    summary: ConsumerSummary | None
+    raw_output: str
+    started_at: datetime
+    finished_at: datetime
+    error: str | None = None
+
+
+@dataclass
+class StepTiming:
+    step: str
+    started_at: datetime
+    finished_at: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass
+class RunRecord:
+    """One repetition of an experiment on one cluster: the unit stored as a row of `runs`."""
+
+    experiment: str
+    spec: dict[str, Any]
+    repetition: int
+    platform: str
+    kafka_version: str
+    brokers: int
+    topic: str
+    partitions: int
+    replication_factor: int
+    record_size: int
+    num_records: int
+    throughput: float
+    producer_instances: int
+    producer_props: dict[str, str]
+    consumer_props: dict[str, str]
+    broker_config: dict[str, str]
+    topic_config: dict[str, str]
+    started_at: datetime
+    status: Status = "ok"
+    finished_at: datetime | None = None
+    error: str | None = None
+    flow_run_id: str | None = None
+    run_dir: str | None = None
+    records_in_topic: int | None = None
+    producers: list[ProducerOutcome] = field(default_factory=list)
+    consumer: ConsumerOutcome | None = None
+    steps: list[StepTiming] = field(default_factory=list)

@@ -1,0 +1,226 @@
+"""The embedded platform: a KRaft cluster of local JVMs on 127.0.0.1 (the guide's Step 1).
+
+One run directory per cluster holds each node's config, data and log. Controllers form a
+static quorum; brokers get node ids 0..N-1 (the guide's kafka-0, kafka-1, ...). All nodes
+are formatted and started in parallel, so three brokers start about as fast as one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafkalab import admin
+from kafkalab.broker_config import BrokerSettings
+from kafkalab.distribution import BROKER_MAIN, STORAGE_TOOL_MAIN, KafkaDistribution
+from kafkalab.errors import ClusterError
+from kafkalab.processes import ManagedProcess
+from kafkalab.properties import write_properties
+
+LOOPBACK = "127.0.0.1"
+CONTROLLER_ID_BASE = 1000  # controllers 1000.., brokers 0..N-1: distinct KRaft node ids
+
+
+def free_port() -> int:
+    """A port the kernel says is free on loopback right now (never a fixed one)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid form)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+@dataclass
+class Node:
+    node_id: int
+    role: str  # "controller" | "broker"
+    port: int
+    directory: Path
+    process: ManagedProcess | None = None
+
+    @property
+    def name(self) -> str:
+        return f"controller-{self.node_id}" if self.role == "controller" else f"broker-{self.node_id}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "server.properties"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "server.log"
+
+
+@dataclass
+class LocalCluster:
+    """A running (or stopped) local KRaft cluster."""
+
+    dist: KafkaDistribution
+    run_dir: Path
+    settings: BrokerSettings
+    heap_mb: int = 512
+    controller_heap_mb: int = 256
+    cluster_id: str = field(default_factory=new_cluster_id)
+    controllers: list[Node] = field(default_factory=list)
+    brokers: list[Node] = field(default_factory=list)
+
+    platform = "local"
+
+    # -- layout -------------------------------------------------------------------------
+
+    @property
+    def quorum_voters(self) -> str:
+        return ",".join(f"{c.node_id}@{LOOPBACK}:{c.port}" for c in self.controllers)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The guide's Step 3 endpoint list: host:port of every broker, comma-separated."""
+        return ",".join(f"{LOOPBACK}:{b.port}" for b in self.brokers)
+
+    @property
+    def broker_ids(self) -> list[int]:
+        return [b.node_id for b in self.brokers]
+
+    def _common_config(self, node: Node) -> dict[str, object]:
+        return {
+            "process.roles": node.role,
+            "node.id": node.node_id,
+            "controller.quorum.voters": self.quorum_voters,
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(node.directory / "data"),
+        }
+
+    def _controller_config(self, node: Node) -> dict[str, object]:
+        return {**self._common_config(node), "listeners": f"CONTROLLER://{LOOPBACK}:{node.port}"}
+
+    def _broker_config(self, node: Node, broker_count: int) -> dict[str, object]:
+        listener = f"PLAINTEXT://{LOOPBACK}:{node.port}"
+        return {
+            **self.settings.defaults_for(broker_count),
+            **self._common_config(node),
+            "listeners": listener,
+            "advertised.listeners": listener,
+            "inter.broker.listener.name": "PLAINTEXT",
+            **self.settings.applied,
+        }
+
+    def _new_node(self, node_id: int, role: str) -> Node:
+        directory = self.run_dir / (f"controller-{node_id}" if role == "controller" else f"broker-{node_id}")
+        directory.mkdir(parents=True, exist_ok=False)
+        return Node(node_id, role, free_port(), directory)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def deploy(self, brokers: int, controllers: int = 1, *, on_progress: Callable[[str], None] | None = None) -> None:
+        """Write configs, format storage and start every node in parallel (not yet waiting for readiness)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "cluster.json").write_text(json.dumps({
+            "cluster_id": self.cluster_id, "owner_pid": os.getpid(), "kafka_version": self.dist.version,
+        }))
+        self.controllers = [self._new_node(CONTROLLER_ID_BASE + i, "controller") for i in range(controllers)]
+        new_brokers = [self._new_node(i, "broker") for i in range(brokers)]
+        self.brokers = new_brokers
+        self._start_nodes(self.controllers + new_brokers, broker_count=brokers, on_progress=on_progress)
+
+    def add_brokers(self, count: int, *, on_progress: Callable[[str], None] | None = None) -> list[int]:
+        """Scale up a live cluster: start `count` more brokers with the next node ids."""
+        first = max(self.broker_ids, default=-1) + 1
+        new = [self._new_node(first + i, "broker") for i in range(count)]
+        self.brokers.extend(new)
+        self._start_nodes(new, broker_count=len(self.brokers), on_progress=on_progress)
+        return [n.node_id for n in new]
+
+    def _start_nodes(self, nodes: list[Node], *, broker_count: int, on_progress: Callable[[str], None] | None) -> None:
+        for node in nodes:
+            config = self._controller_config(node) if node.role == "controller" else self._broker_config(node, broker_count)
+            write_properties(node.config_path, config)
+        with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+            list(pool.map(self._format, nodes))
+        for node in nodes:
+            heap = self.controller_heap_mb if node.role == "controller" else self.heap_mb
+            cmd = self.dist.java_command(
+                BROKER_MAIN, [str(node.config_path)], heap_mb=heap, log_config="broker",
+                jvm_options=[f"-Dkafka.logs.dir={node.directory}"],
+            )
+            node.process = ManagedProcess(node.name, cmd, node.log_path, cwd=node.directory)
+            if on_progress:
+                on_progress(f"{node.name} started (pid {node.process.pid}, {LOOPBACK}:{node.port})")
+        self._write_pids()
+
+    def _format(self, node: Node) -> None:
+        args = ["format", "-t", self.cluster_id, "-c", str(node.config_path)]
+        cmd = self.dist.java_command(STORAGE_TOOL_MAIN, args, heap_mb=128)
+        proc = ManagedProcess(f"format {node.name}", cmd, node.directory / "format.log")
+        try:
+            code = proc.wait(timeout=120)
+        except TimeoutError as exc:
+            raise ClusterError(f"formatting {node.name} storage timed out") from exc
+        if code != 0:
+            detail = _last_meaningful_line(proc.output())
+            raise ClusterError(f"formatting {node.name} storage failed: {detail}")
+
+    def _write_pids(self) -> None:
+        pids = {n.name: n.process.pid for n in self.controllers + self.brokers if n.process}
+        (self.run_dir / "pids.json").write_text(json.dumps(pids))
+
+    def dead_node(self) -> str | None:
+        """A reason if any node process has exited (a broker that will never register)."""
+        for node in self.controllers + self.brokers:
+            if node.process is not None and node.process.poll() is not None:
+                return f"{node.name} exited with code {node.process.poll()}: {_last_meaningful_line(node.process.output())} (log: {node.log_path})"
+        return None
+
+    def wait_ready(self, broker_ids: list[int] | None = None, *, timeout_s: float = 120,
+                   on_ready: Callable[[admin.BrokerInfo], None] | None = None) -> list[admin.BrokerInfo]:
+        """Readiness as the guide's `plan status deploy` COMPLETE: every broker registered."""
+        expected = set(self.broker_ids if broker_ids is None else broker_ids)
+        return admin.wait_for_brokers(
+            self.bootstrap_servers, expected, timeout_s=timeout_s, on_ready=on_ready, is_alive=self.dead_node
+        )
+
+    def remove_brokers(self, broker_ids: list[int], grace_s: float = 30) -> None:
+        """Scale down: stop these brokers cleanly (controlled shutdown) and forget them."""
+        gone = [b for b in self.brokers if b.node_id in broker_ids]
+        with ThreadPoolExecutor(max_workers=max(1, len(gone))) as pool:
+            list(pool.map(lambda n: n.process and n.process.stop(grace_s), gone))
+        self.brokers = [b for b in self.brokers if b.node_id not in broker_ids]
+        self._write_pids()
+
+    def stop(self, grace_s: float = 10) -> None:
+        """Stop brokers (in parallel, while the controllers can still take their shutdown), then controllers."""
+        for group in (self.brokers, self.controllers):
+            running = [n for n in group if n.process is not None]
+            if running:
+                with ThreadPoolExecutor(max_workers=len(running)) as pool:
+                    list(pool.map(lambda n: n.process.stop(grace_s), running))
+        pids = self.run_dir / "pids.json"
+        if pids.exists():
+            pids.unlink()
+
+    def processes(self) -> list[ManagedProcess]:
+        return [n.process for n in self.controllers + self.brokers if n.process is not None]
+
+    def remove_data(self) -> None:
+        """Free the disk a finished cluster used, keeping configs and logs."""
+        for node in self.controllers + self.brokers:
+            shutil.rmtree(node.directory / "data", ignore_errors=True)
+
+
+def _last_meaningful_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if "ERROR" in ln or "Exception" in ln or "Error" in ln:
+            return ln[:300]
+    return lines[-1][:300] if lines else "no output"

@@ -1,0 +1,136 @@
+"""JVMs kafkalab starts, and the guarantee that they stop.
+
+Every process gets its own session (so a terminal's Ctrl-C reaches kafkalab, which then
+stops them in order), writes its output to a file in the run directory, and is registered
+in a process-wide registry that an exit handler and SIGTERM/SIGINT handling empty.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+_live: set[ManagedProcess] = set()
+_live_lock = threading.Lock()
+
+
+class ManagedProcess:
+    """A child process whose output goes to `log_path` (and, line by line, to `on_line`)."""
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        log_path: Path,
+        *,
+        on_line: Callable[[str], None] | None = None,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.command = list(command)
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log_path, "wb")
+        self._reader: threading.Thread | None = None
+        self.started_at = time.time()
+        self.proc = subprocess.Popen(
+            self.command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if on_line else self._log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+        with _live_lock:
+            _live.add(self)
+        if on_line:
+            self._reader = threading.Thread(target=self._pump, args=(on_line,), name=f"{name}-output", daemon=True)
+            self._reader.start()
+
+    def _pump(self, on_line: Callable[[str], None]) -> None:
+        assert self.proc.stdout is not None
+        for raw in iter(self.proc.stdout.readline, b""):
+            self._log.write(raw)
+            self._log.flush()
+            try:
+                on_line(raw.decode("utf-8", "replace").rstrip("\n"))
+            except Exception:  # noqa: BLE001 - a logging hiccup must not lose the tool's output
+                pass
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for exit; on timeout the process is stopped and TimeoutError raised."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop(grace_s=2)
+            raise TimeoutError(f"{self.name} still running after {timeout:.0f}s, stopped") from None
+        self._finish()
+        return code
+
+    def stop(self, grace_s: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after `grace_s`; idempotent."""
+        if self.proc.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                self.proc.wait(timeout=30)
+        self._finish()
+        return self.proc.returncode
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)  # the JVM and anything it started
+        except ProcessLookupError:
+            pass
+
+    def _finish(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        if not self._log.closed:
+            self._log.close()
+        with _live_lock:
+            _live.discard(self)
+
+    def output(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def stop_all(grace_s: float = 5.0) -> None:
+    """Stop every process still registered (exit handler, signal handler)."""
+    with _live_lock:
+        procs = list(_live)
+    threads = [threading.Thread(target=p.stop, args=(grace_s,)) for p in procs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+atexit.register(stop_all)
+
+
+def _terminate(signum, _frame):  # pragma: no cover - exercised by the Ctrl-C tests
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM into KeyboardInterrupt so `finally:` teardown runs (main thread only)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)

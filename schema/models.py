@@ -1,0 +1,212 @@
+"""The results tables as typed SQLAlchemy models.
+
+Migrations are written out by hand (schema/migrations/versions) so that history never
+changes when these models do; tests/test_store.py checks that both describe the same
+tables. Views are plain SQL in schema/views/.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Identity,
+    Integer,
+    MetaData,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+STATUSES = ("ok", "failed", "cancelled")
+_STATUS_CHECK = "status IN ('ok', 'failed', 'cancelled')"
+
+# Deterministic constraint names, so a later migration can name what it alters.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSONB,
+        float: Double,
+        str: Text,
+    }
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(BigInteger, Identity(), primary_key=True)
+
+
+def _parent(target: str, *, index: bool = False) -> Mapped[int]:
+    return mapped_column(BigInteger, ForeignKey(target, ondelete="CASCADE"), index=index)
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(unique=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(comment="the spec of the latest run saved")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Run(Base):
+    """One repetition of an experiment on one cluster."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint(_STATUS_CHECK, name="status"),
+        CheckConstraint("repetition >= 0", name="repetition"),
+        CheckConstraint("brokers > 0 AND partitions > 0 AND replication_factor > 0", name="cluster"),
+        CheckConstraint("producer_instances >= 0", name="producer_instances"),
+    )
+
+    id: Mapped[int] = _id()
+    experiment_id: Mapped[int] = _parent("experiments.id", index=True)
+    repetition: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str]
+    error: Mapped[str | None]
+    platform: Mapped[str]
+    kafka_version: Mapped[str]
+    brokers: Mapped[int] = mapped_column(Integer)
+    topic: Mapped[str]
+    partitions: Mapped[int] = mapped_column(Integer)
+    replication_factor: Mapped[int] = mapped_column(Integer)
+    record_size: Mapped[int] = mapped_column(Integer)
+    num_records: Mapped[int] = mapped_column(BigInteger)
+    throughput: Mapped[float] = mapped_column(comment="producer throughput cap, records/s; -1 = none")
+    producer_instances: Mapped[int] = mapped_column(Integer)
+    producer_props: Mapped[dict[str, Any]]
+    consumer_props: Mapped[dict[str, Any]]
+    broker_config: Mapped[dict[str, Any]]
+    topic_config: Mapped[dict[str, Any]]
+    spec: Mapped[dict[str, Any]] = mapped_column(comment="this run's full spec")
+    # Producer settings pulled out of producer_props (Kafka 4 defaults when absent) so
+    # queries can group by them without JSON operators.
+    acks: Mapped[str]
+    batch_size: Mapped[int | None] = mapped_column(Integer)
+    linger_ms: Mapped[int | None] = mapped_column(BigInteger)
+    compression_type: Mapped[str]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    flow_run_id: Mapped[str | None]
+    run_dir: Mapped[str | None]
+    records_in_topic: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ProducerResult(Base):
+    """One ProducerPerformance instance of a run."""
+
+    __tablename__ = "producer_results"
+    __table_args__ = (
+        UniqueConstraint("run_id", "instance"),
+        CheckConstraint(_STATUS_CHECK, name="status"),
+    )
+
+    id: Mapped[int] = _id()
+    run_id: Mapped[int] = _parent("runs.id")
+    instance: Mapped[int] = mapped_column(Integer)
+    client_id: Mapped[str]
+    status: Mapped[str]
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    records_requested: Mapped[int] = mapped_column(BigInteger)
+    # The tool's final summary line; NULL when the instance printed none.
+    records: Mapped[int | None] = mapped_column(BigInteger)
+    records_per_sec: Mapped[float | None]
+    mb_per_sec: Mapped[float | None]
+    avg_latency_ms: Mapped[float | None]
+    max_latency_ms: Mapped[float | None]
+    p50_ms: Mapped[float | None]
+    p95_ms: Mapped[float | None]
+    p99_ms: Mapped[float | None]
+    p999_ms: Mapped[float | None]
+    # The summary after warm-up records (--warmup-records), when the tool printed one.
+    steady_state_records: Mapped[int | None] = mapped_column(BigInteger)
+    steady_state_records_per_sec: Mapped[float | None]
+    steady_state_mb_per_sec: Mapped[float | None]
+    steady_state_avg_latency_ms: Mapped[float | None]
+    steady_state_max_latency_ms: Mapped[float | None]
+    steady_state_p50_ms: Mapped[float | None]
+    steady_state_p95_ms: Mapped[float | None]
+    steady_state_p99_ms: Mapped[float | None]
+    steady_state_p999_ms: Mapped[float | None]
+    error: Mapped[str | None]
+    raw_output: Mapped[str] = mapped_column(comment="the tool's whole output")
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+
+
+class ProducerWindow(Base):
+    """One periodic progress line of a producer instance; written with COPY."""
+
+    __tablename__ = "producer_windows"
+
+    # Keyed by (instance, seq) rather than an identity: these are the many rows.
+    producer_result_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("producer_results.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    records_per_sec: Mapped[float]
+    mb_per_sec: Mapped[float]
+    avg_latency_ms: Mapped[float]
+    max_latency_ms: Mapped[float]
+
+
+class ConsumerResult(Base):
+    """The ConsumerPerformance test of a run."""
+
+    __tablename__ = "consumer_results"
+    __table_args__ = (CheckConstraint(_STATUS_CHECK, name="status"),)
+
+    id: Mapped[int] = _id()
+    run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), unique=True
+    )  # one consumer test per run
+    status: Mapped[str]
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    messages_requested: Mapped[int] = mapped_column(BigInteger)
+    start_time: Mapped[str | None] = mapped_column(comment="as the tool printed it")
+    end_time: Mapped[str | None] = mapped_column(comment="as the tool printed it")
+    messages: Mapped[int | None] = mapped_column(BigInteger)
+    mb: Mapped[float | None]
+    mb_per_sec: Mapped[float | None]
+    msgs_per_sec: Mapped[float | None]
+    rebalance_ms: Mapped[float | None]
+    fetch_ms: Mapped[float | None]
+    fetch_mb_per_sec: Mapped[float | None]
+    fetch_msgs_per_sec: Mapped[float | None]
+    error: Mapped[str | None]
+    raw_output: Mapped[str] = mapped_column(comment="the tool's whole output")
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+
+
+class StepTiming(Base):
+    """How long each step of a run took (deploy, create topic, produce, consume, ...)."""
+
+    __tablename__ = "step_timings"
+
+    id: Mapped[int] = _id()
+    run_id: Mapped[int] = _parent("runs.id", index=True)
+    step: Mapped[str]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    seconds: Mapped[float]

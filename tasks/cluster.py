@@ -1,0 +1,50 @@
+"""Framework install, readiness, endpoints and teardown of a Kafka cluster (the guide's Steps 1 and 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from kafkalab import distribution, experiment
+from kafkalab.distribution import KafkaDistribution
+from kafkalab.platforms.local import LocalCluster
+from kafkalab.spec import ExperimentSpec
+
+
+@task(name="kafka jars", retries=2, retry_delay_seconds=[5, 20], cache_policy=NO_CACHE)
+def fetch_kafka(version: str) -> KafkaDistribution:
+    logger = get_run_logger()
+    dist = distribution.resolve(version, on_progress=logger.info)
+    logger.info("Apache Kafka %s from %s", dist.version, dist.libs)
+    return dist
+
+
+@task(name="install framework", cache_policy=NO_CACHE)
+def install_framework(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path) -> LocalCluster:
+    logger = get_run_logger()
+    cluster = experiment.deploy_cluster(spec, dist, run_dir, on_progress=logger.info)
+    logger.info("run directory %s", run_dir)
+    return cluster
+
+
+@task(name="broker ready", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+def wait_broker_ready(cluster: LocalCluster, broker_id: int, timeout_s: float) -> str:
+    """The guide's `plan status deploy`: this broker is registered in the cluster metadata."""
+    (broker,) = cluster.wait_ready([broker_id], timeout_s=timeout_s)
+    get_run_logger().info("kafka-%d:[broker] (COMPLETE) at %s", broker.node_id, broker.address)
+    return broker.address
+
+
+@task(name="endpoints", cache_policy=NO_CACHE)
+def endpoints(cluster: LocalCluster) -> str:
+    get_run_logger().info("bootstrap servers: %s", cluster.bootstrap_servers)
+    return cluster.bootstrap_servers
+
+
+@task(name="teardown", cache_policy=NO_CACHE)
+def teardown(cluster: LocalCluster) -> None:
+    cluster.stop()
+    cluster.remove_data()
+    get_run_logger().info("cluster stopped; configs and logs kept in %s", cluster.run_dir)

@@ -1,0 +1,42 @@
+"""The perf tests (the guide's Step 6). No retries here: a retried load test is a new run,
+decided by the flow from the spec's `retries.perf_tests`."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from kafkalab import experiment
+from kafkalab.model import ConsumerOutcome, ProducerOutcome
+from kafkalab.platforms.local import LocalCluster
+from kafkalab.spec import ExperimentSpec
+
+
+def _tool_lines():
+    logger = get_run_logger()
+    return lambda source, line: logger.info("%s | %s", source, line)
+
+
+@task(name="producers", cache_policy=NO_CACHE)
+def producer_fanout(spec: ExperimentSpec, cluster: LocalCluster, topic: str) -> list[ProducerOutcome]:
+    outcomes = experiment.producer_fanout(spec, cluster, topic, on_line=_tool_lines())
+    logger = get_run_logger()
+    for o in outcomes:
+        if o.status != "ok":
+            logger.error("producer-%d failed: %s", o.instance, o.error)
+    return outcomes
+
+
+@task(name="consumer test", cache_policy=NO_CACHE)
+def consumer_test(spec: ExperimentSpec, cluster: LocalCluster, topic: str, records_sent: int) -> ConsumerOutcome:
+    outcome = experiment.consumer_test(spec, cluster, topic, records_sent, on_line=_tool_lines())
+    if outcome.status != "ok":
+        get_run_logger().error("consumer test failed: %s", outcome.error)
+    return outcome
+
+
+@task(name="records in topic", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+def records_in_topic(cluster: LocalCluster, topic: str) -> int:
+    count = experiment.records_in_topic(cluster, topic)
+    get_run_logger().info("topic %s holds %d records", topic, count)
+    return count

@@ -1,0 +1,41 @@
+"""Results into PostgreSQL, and the table a person looks at in the Prefect UI."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from kafkalab.model import RunRecord
+from kafkalab.report import run_summary_rows
+from kafkalab.store import Store
+
+
+@task(name="results database", retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
+def prepare_store() -> None:
+    """Reach the results database and bring its schema to the newest migration."""
+    with Store() as store:
+        store.migrate()
+
+
+@task(name="store run", retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
+def store_run(record: RunRecord) -> int:
+    """One transaction: the run, its producer instances, their windows, the consumer result."""
+    with Store() as store:
+        run_id = store.save_run(record)
+    get_run_logger().info("stored run %d (%s, repetition %d, %s)", run_id, record.experiment, record.repetition, record.status)
+    return run_id
+
+
+@task(name="results table", cache_policy=NO_CACHE)
+def publish_results(experiment: str, records: list[RunRecord], run_ids: list[int]) -> None:
+    create_table_artifact(
+        key=_artifact_key(experiment),
+        table=run_summary_rows(records, run_ids),
+        description=f"kafkalab experiment **{experiment}**: one row per run; totals are sums across producer instances.",
+    )
+
+
+def _artifact_key(name: str) -> str:
+    # Artifact keys allow lower-case letters, digits and dashes only.
+    return "kafkalab-" + "".join(c if c.isalnum() else "-" for c in name.lower())
