@@ -70,7 +70,7 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "ta
 RESULT_COLUMNS = (
     "run_id", "experiment", "started_at", "status", "brokers", "partitions", "record_size",
     "producer_instances", "total_records", "total_records_per_sec", "total_mb_per_sec",
-    "avg_latency_ms", "p99_ms", "records_in_topic",
+    "avg_latency_ms", "worst_p99_ms", "records_in_topic",
 )
 
 
@@ -149,14 +149,16 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     if args.action == "url":
         _use_database(args.database_url)
-        url = database.resolve_url()
-        print(database.mask_url(url) if args.database_url or os.environ.get("DATABASE_URL") else url)
+        url = database.resolve_url()  # starts the embedded server, which stays up for psql
+        database.check_connection(url)
+        print(database.mask_url(url))
     elif args.action == "stop":
-        stopped = database.embedded_server().stop()
+        stopped = database.stop()
         print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
     else:
-        status = database.embedded_server().status()
-        print(f"embedded PostgreSQL: {'running on port ' + str(status.port) if status.running else 'stopped'} ({status.data_dir})")
+        status = database.status()
+        state = f"running on 127.0.0.1:{status.port} (pid {status.pid})" if status.running else "stopped"
+        print(f"embedded PostgreSQL: {state}; data in {status.data_dir}")
     return 0
 
 

@@ -63,3 +63,56 @@ def _no_stray_embedded_servers(tmp_path_factory: pytest.TempPathFactory) -> Iter
             pgdata = Path(cmdline[cmdline.index("-D") + 1])
             if str(pgdata).startswith(base):
                 database.EmbeddedServer(pgdata.parent).stop()
+
+
+# --------------------------------------------------------------------------- Kafka and Prefect
+
+
+@pytest.fixture(scope="session")
+def kafka_dist():
+    """The real Kafka distribution (fetched by `make kafka` into the user cache, or KAFKA_HOME)."""
+    from kafkalab import distribution
+
+    return distribution.resolve()
+
+
+@pytest.fixture(scope="session")
+def lab_env(tmp_path_factory: pytest.TempPathFactory, results_db_url: str) -> Iterator[dict[str, str]]:
+    """Environment of a kafkalab process under test: its own data dir, the test results
+    database, an isolated Prefect home. Applied to this process for in-process flow runs."""
+    root = tmp_path_factory.mktemp("lab")
+    env = {
+        "KAFKALAB_DATA_DIR": str(root / "data"),
+        "DATABASE_URL": results_db_url,
+        "PREFECT_HOME": str(root / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def prefect_api(lab_env: dict[str, str]) -> Iterator[None]:
+    """One real (temporary) Prefect server for the session's in-process flow runs."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def jvms_of(directory: Path) -> list[psutil.Process]:
+    """Live java processes whose command line mentions `directory` (a run directory)."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "java" in (process.info["name"] or "") and str(directory) in cmdline:
+            found.append(process)
+    return found
