@@ -17,6 +17,7 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     MetaData,
     Text,
@@ -67,6 +68,24 @@ class Experiment(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+class Sweep(Base):
+    """A study of many cells (the product of its axes), each cell repeated."""
+
+    __tablename__ = "sweeps"
+    __table_args__ = (CheckConstraint("status IN ('running', 'completed', 'failed', 'cancelled')", name="status"),)
+
+    id: Mapped[int] = _id()
+    name: Mapped[str]
+    spec: Mapped[dict[str, Any]] = mapped_column(comment="the sweep spec as first run (a resume must match it)")
+    fingerprint: Mapped[str] = mapped_column(comment="hash of the plan: cells and their specs")
+    status: Mapped[str]
+    cells: Mapped[int] = mapped_column(Integer)
+    repetitions: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    finished_at: Mapped[datetime | None]
+    flow_run_id: Mapped[str | None] = mapped_column(comment="the Prefect flow run that last worked on the sweep")
+
+
 class Run(Base):
     """One repetition of an experiment on one cluster."""
 
@@ -76,6 +95,7 @@ class Run(Base):
         CheckConstraint("repetition >= 0", name="repetition"),
         CheckConstraint("brokers > 0 AND partitions > 0 AND replication_factor > 0", name="cluster"),
         CheckConstraint("producer_instances >= 0", name="producer_instances"),
+        Index("ix_runs_sweep_cell", "sweep_id", "cell_index", "repetition"),
     )
 
     id: Mapped[int] = _id()
@@ -109,6 +129,15 @@ class Run(Base):
     flow_run_id: Mapped[str | None]
     run_dir: Mapped[str | None]
     records_in_topic: Mapped[int | None] = mapped_column(BigInteger)
+    # Sweep runs: which sweep and cell, and how the cluster got to this run.
+    sweep_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("sweeps.id", ondelete="CASCADE"))
+    cell_index: Mapped[int | None] = mapped_column(Integer, comment="the cell's place in the sweep plan")
+    cell: Mapped[dict[str, Any] | None] = mapped_column(comment='the cell\'s axis values, e.g. {"cluster.brokers": 6}')
+    profile: Mapped[str | None] = mapped_column(comment="tuning profile the run's settings started from")
+    cluster_origin: Mapped[str | None] = mapped_column(
+        comment="how the cluster got to this run: fresh | scaled from N | ... reassigned"
+    )
+    attempt: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class ProducerResult(Base):

@@ -369,6 +369,8 @@ def test_embedded_server_start_stop_and_port_reuse(tmp_path: Path) -> None:
     assert server.start().port == port  # the stored port, when free
     assert server.stop()
     with socket.socket() as squatter:  # another program took the stored port meanwhile
+        # The stopped server's connections may linger in TIME_WAIT on that port.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
         moved = server.start()
