@@ -182,3 +182,45 @@ def records_in_topic(bootstrap: str, topic: str, timeout_s: float = 30) -> int:
         return total
     finally:
         consumer.close()
+
+
+def user_topics(bootstrap: str) -> list[str]:
+    """Topics a test made (not Kafka's internal `__` topics, not the smoke-test topic)."""
+    client = admin_client(bootstrap)
+    names = client.list_topics(timeout=10).topics
+    return sorted(n for n in names if not n.startswith("__") and n != SMOKE_TOPIC)
+
+
+def delete_topics(bootstrap: str, names: list[str], timeout_s: float = 60) -> None:
+    if not names:
+        return
+    client = admin_client(bootstrap)
+    for name, future in client.delete_topics(names, request_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            raise ClusterError(f"topic {name} could not be deleted: {exc.args[0]}") from None
+
+
+def balanced_assignment(partitions: dict[int, list[int]], brokers: list[int]) -> dict[int, list[int]]:
+    """Round-robin replicas over `brokers`, keeping each partition's replication factor.
+
+    Partition p gets brokers p, p+1, ... (mod n), the placement Kafka itself uses for a new
+    topic without racks, so new brokers take their share of replicas and preferred leaders.
+    """
+    ordered = sorted(brokers)
+    n = len(ordered)
+    return {p: [ordered[(p + j) % n] for j in range(len(replicas))] for p, replicas in sorted(partitions.items())}
+
+
+def elect_preferred_leaders(bootstrap: str, topic: str, partitions: list[int], timeout_s: float = 30) -> None:
+    """Move leadership to each partition's first replica (after a reassignment)."""
+    from confluent_kafka import ElectionType
+
+    client = admin_client(bootstrap)
+    future = client.elect_leaders(ElectionType.PREFERRED, [TopicPartition(topic, p) for p in partitions],
+                                  request_timeout=timeout_s)
+    try:
+        future.result(timeout=timeout_s)
+    except KafkaException:
+        pass  # ELECTION_NOT_NEEDED and the like: leadership is where it should be

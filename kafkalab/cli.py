@@ -100,6 +100,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from kafkalab.plan import plan_sweep, render_plan
+    from kafkalab.spec import load_sweep
+
+    sweep_spec = load_sweep(args.spec, args.set)
+    plan = plan_sweep(sweep_spec)  # every cell validated before anything starts
+    if args.dry_run:
+        print(render_plan(plan))
+        return 0
+    _use_database(args.database_url)
+    from kafkalab.store import Store
+
+    with Store() as store:
+        store.migrate()
+    _prefect_defaults()
+    from flows.sweep import sweep
+
+    print(render_plan(plan), file=sys.stderr)
+    sweep_id = sweep(sweep_spec, resume=args.resume)
+    print(f"sweep {sweep_id} completed")
+    _print_cells(sweep_id)
+    return 0
+
+
+def _print_cells(sweep_id: int) -> None:
+    from kafkalab.store import Store
+
+    with Store() as store:
+        columns, rows = store.query(
+            "SELECT cell_index, brokers, partitions, producer_instances, record_size, profile, repetitions, "
+            "mean_records_per_sec, stddev_records_per_sec, mean_mb_per_sec, mean_avg_latency_ms, mean_worst_p99_ms "
+            "FROM v_cell_summary WHERE sweep_id = :id ORDER BY cell_index", {"id": sweep_id}
+        )
+    print(render(columns, rows))
+
+
 def _print_runs(run_ids: list[int]) -> None:
     from kafkalab.store import Store
 
@@ -194,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a spec setting, e.g. producer.num_records=100000 or producer.props.linger.ms=10")
     run.set_defaults(func=cmd_run)
+
+    sweep = with_db(sub.add_parser("sweep", help="run a sweep (cells x repetitions) as one resumable Prefect flow"))
+    sweep.add_argument("spec", type=Path, help="sweep YAML, e.g. experiments/guide-scale-out-small.yaml")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a setting of the base experiment (repetitions=N: the sweep's)")
+    sweep.add_argument("--resume", type=int, metavar="ID", help="run only what sweep ID has no successful run for")
+    sweep.add_argument("--dry-run", action="store_true", help="print the plan (cells, order, records) and exit")
+    sweep.set_defaults(func=cmd_sweep)
 
     results = with_db(sub.add_parser("results", help="stored runs, newest first (totals across producers)"))
     results.add_argument("--experiment", metavar="NAME")

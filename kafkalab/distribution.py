@@ -9,6 +9,7 @@ find them there and fetch nothing. `KAFKA_HOME` pointing at an unpacked Kafka (i
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -93,6 +94,7 @@ class KafkaDistribution:
         heap_mb: int,
         log_config: str = "tools",
         jvm_options: Sequence[str] = (),
+        extra_classpath: Sequence[Path] = (),
     ) -> list[str]:
         """The command line for one JVM: heap, GC settings as Kafka's own scripts use, log4j2."""
         gc = ["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35"]
@@ -108,7 +110,7 @@ class KafkaDistribution:
             f"-Dlog4j2.configurationFile={log4j_config(log_config)}",
             *jvm_options,
             "-cp",
-            self.classpath,
+            os.pathsep.join([self.classpath, *map(str, extra_classpath)]),
             main_class,
             *args,
         ]
@@ -131,6 +133,31 @@ class KafkaDistribution:
         tmp.write_text("\n".join(names) + "\n")
         tmp.replace(cache)
         return frozenset(names)
+
+    def start_barrier(self) -> Path | None:
+        """A directory holding the compiled StartBarrier class, or None without a JDK's javac.
+
+        Compiled once per source version into the cache; see kafkalab/java/StartBarrier.java.
+        """
+        source = Path(str(resources.files("kafkalab.java").joinpath("StartBarrier.java")))
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+        target = cache_dir() / "barrier" / digest
+        if (target / "StartBarrier.class").exists():
+            return target
+        javac = Path(self.java).resolve().parent / "javac"
+        javac_cmd = str(javac) if javac.exists() else shutil.which("javac")
+        if not javac_cmd:
+            return None
+        target.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="barrier-", dir=target.parent))
+        proc = subprocess.run([javac_cmd, "--release", "17", "-d", str(staging), str(source)],
+                              capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            return None
+        (staging / "StartBarrier.class").replace(target / "StartBarrier.class")
+        shutil.rmtree(staging, ignore_errors=True)
+        return target
 
     def has_class(self, class_name: str) -> bool:
         """Whether a class is on this distribution's classpath (e.g. a metric reporter)."""

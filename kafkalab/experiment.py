@@ -110,7 +110,7 @@ def new_run_record(spec: ExperimentSpec, cluster: LocalCluster, repetition: int,
         throughput=spec.producer.throughput, producer_instances=spec.producer.instances,
         producer_props=dict(spec.producer.props), consumer_props=dict(spec.consumer.props),
         broker_config=dict(cluster.settings.applied), topic_config=dict(spec.topic.config),
-        started_at=datetime.now(timezone.utc), run_dir=str(cluster.run_dir),
+        started_at=datetime.now(timezone.utc), run_dir=str(cluster.run_dir), profile=spec.profile,
     )
 
 
@@ -123,3 +123,33 @@ def run_error(producers: list[ProducerOutcome], consumer: ConsumerOutcome | None
     if consumer is not None and consumer.status != "ok":
         return f"consumer test failed: {consumer.error}"
     return None
+
+
+def scale_up(cluster: LocalCluster, to_brokers: int, *, on_progress: Progress) -> list[int]:
+    """Add brokers to the live cluster (the guide's broker count update); returns the new ids."""
+    added = cluster.add_brokers(to_brokers - len(cluster.brokers), on_progress=on_progress)
+    return added
+
+
+def scale_down(cluster: LocalCluster, to_brokers: int, *, on_progress: Progress) -> list[int]:
+    """Remove the newest brokers cleanly (controlled shutdown); returns the removed ids.
+
+    Earlier cells' topics are deleted first: their runs are stored, and replicas on a
+    removed broker would only leave them under-replicated or offline.
+    """
+    topics = admin.user_topics(cluster.bootstrap_servers)
+    admin.delete_topics(cluster.bootstrap_servers, topics)
+    if topics:
+        on_progress(f"deleted {len(topics)} topics of earlier cells before removing brokers")
+    removed = sorted(cluster.broker_ids)[to_brokers:]
+    cluster.remove_brokers(removed)
+    on_progress(f"brokers {removed} stopped (controlled shutdown)")
+    return removed
+
+
+def reassign_partitions(cluster: LocalCluster, timeout_s: float) -> dict[str, dict[int, list[int]]]:
+    """Move the existing topics' replicas onto all brokers, new ones included."""
+    from kafkalab.reassign import reassign_onto
+
+    return reassign_onto(cluster.dist, cluster.bootstrap_servers, cluster.broker_ids, cluster.run_dir,
+                         timeout_s=timeout_s)

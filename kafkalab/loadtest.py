@@ -9,6 +9,7 @@ its output kept: never a silent zero.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,8 +63,14 @@ def run_producers(
     client_prefix: str,
     on_line: LineSink | None = None,
 ) -> list[ProducerOutcome]:
-    """Start `instances` producers together, wait for all, return each one's outcome."""
+    """Start `instances` producers together, wait for all, return each one's outcome.
+
+    With a JDK at hand every instance starts behind a barrier (kafkalab/java/StartBarrier.java):
+    all JVMs boot and load the tool first, then get "go" at the same moment, so their
+    measurement windows overlap as the guide's parallel producers do.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
+    barrier = dist.start_barrier()
     commands: list[tuple[int, str, list[str]]] = []
     for i in range(instances):
         client_id = f"{client_prefix}-producer-{i}"
@@ -75,24 +82,55 @@ def run_producers(
             topic=load.topic, num_records=load.num_records, record_size=load.record_size,
             throughput=load.throughput, config_file=config, reporting_interval_ms=load.reporting_interval_ms,
         )
-        commands.append((i, client_id, dist.java_command(perftools.PRODUCER_MAIN, args, heap_mb=load.heap_mb)))
+        if barrier is not None:
+            cmd = dist.java_command(BARRIER_MAIN, [perftools.PRODUCER_MAIN, *args], heap_mb=load.heap_mb,
+                                    extra_classpath=[barrier])
+        else:
+            cmd = dist.java_command(perftools.PRODUCER_MAIN, args, heap_mb=load.heap_mb)
+        commands.append((i, client_id, cmd))
 
-    # Everything is prepared before the first start, so the instances start within
-    # milliseconds of each other and their windows overlap (the guide's parallel producers).
-    started: list[tuple[int, str, ManagedProcess, datetime]] = []
+    started: list[tuple[int, str, ManagedProcess]] = []
+    ready = [threading.Event() for _ in commands]
     try:
         for i, client_id, cmd in commands:
-            sink = (lambda line, src=f"producer-{i}": on_line(src, line)) if on_line else None
-            proc = ManagedProcess(f"producer-{i}", cmd, work_dir / f"producer-{i}.log", on_line=sink)
-            started.append((i, client_id, proc, _now()))
+            sink = _barrier_sink(f"producer-{i}", ready[i], on_line)
+            proc = ManagedProcess(f"producer-{i}", cmd, work_dir / f"producer-{i}.log", on_line=sink,
+                                  stdin_pipe=barrier is not None)
+            started.append((i, client_id, proc))
         deadline = time.monotonic() + load.timeout_s
-        return [
-            _producer_outcome(i, client_id, proc, started_at, load, deadline)
-            for i, client_id, proc, started_at in started
-        ]
+        if barrier is not None:
+            _release(started, ready, deadline=min(deadline, time.monotonic() + BARRIER_TIMEOUT_S))
+        started_at = _now()
+        return [_producer_outcome(i, client_id, proc, started_at, load, deadline) for i, client_id, proc in started]
     finally:
-        for _, _, proc, _ in started:
+        for _, _, proc in started:
             proc.stop(grace_s=2)
+
+
+BARRIER_MAIN = "StartBarrier"
+BARRIER_LINE = "kafkalab-barrier: ready"
+BARRIER_TIMEOUT_S = 180  # JVM start-up of many instances on a small machine
+
+
+def _barrier_sink(source: str, ready: threading.Event, on_line: LineSink | None) -> Callable[[str], None]:
+    def sink(line: str) -> None:
+        if line == BARRIER_LINE:
+            ready.set()
+            return
+        if on_line:
+            on_line(source, line)
+
+    return sink
+
+
+def _release(started: list[tuple[int, str, ManagedProcess]], ready: list[threading.Event], *, deadline: float) -> None:
+    """Wait until every instance is at the barrier (or has died), then let all go at once."""
+    for (_, _, proc), event in zip(started, ready):
+        while not event.wait(0.2):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                break  # it died or hangs: its outcome will say so; the others still run
+    for _, _, proc in started:
+        proc.send("go")
 
 
 def _producer_outcome(

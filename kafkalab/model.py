@@ -133,6 +133,19 @@ class RunRecord:
     flow_run_id: str | None = None
     run_dir: str | None = None
     records_in_topic: int | None = None
+    profile: str | None = None
+    attempt: int = 1
+    # Sweep runs: the sweep, the cell (its index in the plan and its axis values), and how
+    # the cluster got there ("fresh", "scaled from 3", "scaled from 3, reassigned").
+    sweep_id: int | None = None
+    cell_index: int | None = None
+    cell: dict[str, Any] | None = None
+    cluster_origin: str | None = None
+    # Where the numbers come from: "measured" by kafkalab, or "reference" (published results
+    # loaded by kafkalab.reference, with the hardware they were measured on and a stable key).
+    source: Literal["measured", "reference"] = "measured"
+    hardware: dict[str, Any] | None = None
+    reference_key: str | None = None
     producers: list[ProducerOutcome] = field(default_factory=list)
     consumer: ConsumerOutcome | None = None
     steps: list[StepTiming] = field(default_factory=list)

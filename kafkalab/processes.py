@@ -32,6 +32,7 @@ class ManagedProcess:
         on_line: Callable[[str], None] | None = None,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
+        stdin_pipe: bool = False,
     ) -> None:
         self.name = name
         self.command = list(command)
@@ -42,7 +43,7 @@ class ManagedProcess:
         self.started_at = time.time()
         self.proc = subprocess.Popen(
             self.command,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             stdout=subprocess.PIPE if on_line else self._log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
@@ -64,6 +65,15 @@ class ManagedProcess:
                 on_line(raw.decode("utf-8", "replace").rstrip("\n"))
             except Exception:  # noqa: BLE001 - a logging hiccup must not lose the tool's output
                 pass
+
+    def send(self, line: str) -> None:
+        """Write one line to the process's stdin (started with stdin_pipe=True)."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write((line + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it died already: its exit code and output tell why
 
     @property
     def pid(self) -> int:
@@ -101,6 +111,11 @@ class ManagedProcess:
             pass
 
     def _finish(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
         if self._reader is not None:
             self._reader.join(timeout=10)
         if not self._log.closed:

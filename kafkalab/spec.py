@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kafkalab.distribution import DEFAULT_KAFKA_VERSION
 from kafkalab.errors import SpecError
+from kafkalab.profiles import ProfileName, apply_profile
 
 Scalar = str | int | float | bool
 
@@ -189,6 +190,9 @@ class ExperimentSpec(_Strict):
     platform: Literal["local"] = Field("local", description="Where the cluster runs.")
     kafka_version: str = Field(DEFAULT_KAFKA_VERSION, pattern=r"^4\.\d+\.\d+$", description="Apache Kafka 4.x version.")
     repetitions: int = Field(1, ge=1, le=100, description="Runs of the same case (the guide averages 5).")
+    profile: ProfileName | None = Field(
+        None, description="Tuning profile from the guide; settings written in the spec win over it."
+    )
     smoke_test: bool = Field(True, description="Produce one message and read it back before the load (Step 5).")
     cluster: ClusterSpec = Field(default_factory=ClusterSpec)
     topic: TopicSpec = Field(default_factory=TopicSpec)
@@ -227,6 +231,85 @@ class ExperimentSpec(_Strict):
         return name if attempt == 1 else f"{name}-attempt{attempt}"
 
 
+class ScalingSpec(_Strict):
+    """How a sweep changes the broker count of its live cluster between cells."""
+
+    reassign_partitions: bool = Field(
+        False, description="After a scale-up, move existing topics' partitions onto all brokers (Kafka reassignment)."
+    )
+    reassign_timeout_s: float = Field(600, gt=0, le=86400, description="How long a reassignment may take.")
+
+
+class SweepSpec(_Strict):
+    """A study: a base experiment and axes; the cells are the product of the axes (or listed), each repeated."""
+
+    name: str = Field(..., description="Sweep name; its runs are stored under it.")
+    description: str = ""
+    base: dict[str, Any] = Field(..., description="The experiment every cell starts from (an experiment spec).")
+    axes: dict[str, list[Scalar]] = Field(
+        default_factory=dict,
+        description="Setting path -> values, e.g. cluster.brokers: [3, 6, 9, 15]; profile: [baseline, throughput-lower].",
+    )
+    cells: list[dict[str, Scalar]] = Field(
+        default_factory=list, description="Explicit cells (setting path -> value), run after the product of the axes."
+    )
+    repetitions: int = Field(1, ge=1, le=100, description="Runs of each cell (the guide averages 5).")
+    scaling: ScalingSpec = Field(default_factory=ScalingSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must start with a letter or digit and hold only letters, digits, '.', '_' or '-' (max 100)")
+        return value
+
+    @field_validator("axes")
+    @classmethod
+    def _axes(cls, value: dict[str, list[Scalar]]) -> dict[str, list[Scalar]]:
+        for key, values in value.items():
+            if not values:
+                raise ValueError(f"axes.{key}: needs at least one value")
+            if len(set(map(repr, values))) != len(values):
+                raise ValueError(f"axes.{key}: values repeat")
+        return value
+
+    @model_validator(mode="after")
+    def _has_cells(self) -> SweepSpec:
+        if not self.axes and not self.cells:
+            raise ValueError("axes: a sweep needs axes or cells")
+        return self
+
+
+def parse_sweep(data: Any, *, source: str = "sweep", base_dir: Path | None = None) -> SweepSpec:
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: must be a mapping of settings, got {type(data).__name__}")
+    try:
+        sweep = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(f"{source}: {_format_error(exc)}") from None
+    options = (sweep.base.get("cluster") or {}).get("options_json") if isinstance(sweep.base.get("cluster"), dict) else None
+    if options and base_dir is not None and not Path(str(options)).is_absolute():
+        # Cells are planned away from the spec file: pin a relative options.json to it now.
+        sweep.base["cluster"] = {**sweep.base["cluster"], "options_json": str(base_dir / str(options))}
+    return sweep
+
+
+def load_sweep(path: Path | str, overrides: list[str] | None = None) -> SweepSpec:
+    """Read a sweep YAML; `--set` paths apply to its base experiment (e.g. producer.num_records=1000),
+    except `repetitions`, which is the sweep's own."""
+    path = Path(path)
+    data = read_yaml(path)
+    for item in overrides or []:
+        key, _, value = item.partition("=")
+        if key.strip() == "repetitions":
+            data["repetitions"] = yaml.safe_load(value)
+            continue
+        if not isinstance(data.get("base"), dict):
+            raise SpecError(f"{path}: base: must be a mapping (an experiment spec)")
+        apply_override(data["base"], item)
+    return parse_sweep(data, source=str(path), base_dir=path.parent)
+
+
 # ---------------------------------------------------------------------------------------
 # Loading
 
@@ -249,7 +332,7 @@ def parse_spec(data: Any, *, source: str = "spec", base_dir: Path | None = None)
     """Validate a spec mapping; raise SpecError naming the first bad field."""
     if not isinstance(data, dict):
         raise SpecError(f"{source}: must be a mapping of settings, got {type(data).__name__}")
-    data = _merge_options_json(data, source=source, base_dir=base_dir)
+    data = apply_profile(_merge_options_json(data, source=source, base_dir=base_dir))
     try:
         return ExperimentSpec.model_validate(data)
     except ValidationError as exc:

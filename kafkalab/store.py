@@ -21,7 +21,7 @@ import schema
 from kafkalab.database import connection_problem, make_engine, resolve_url
 from kafkalab.errors import KafkalabError
 from kafkalab.model import ConsumerOutcome, ProducerOutcome, ProducerSummary, RunRecord
-from schema.models import ConsumerResult, Experiment, ProducerResult, Run, StepTiming
+from schema.models import ConsumerResult, Experiment, ProducerResult, Run, StepTiming, Sweep
 
 # Kafka 4 producer defaults, stored when a spec leaves the setting out, so that
 # "acks = all" groups runs that set it with runs that relied on the default.
@@ -109,6 +109,46 @@ class Store:
         query += " ORDER BY started_at DESC, run_id DESC"
         with self._connection() as conn:
             return [dict(row) for row in conn.execute(text(query), params).mappings()]
+
+    # -- sweeps
+
+    def create_sweep(self, *, name: str, spec: dict[str, Any], fingerprint: str, cells: int,
+                     repetitions: int, flow_run_id: str | None) -> int:
+        """A new sweep row (status running); its id is what `--resume` takes."""
+        self._ready()
+        with self._connection() as conn, conn.begin():
+            return conn.execute(
+                insert(Sweep).values(name=name, spec=spec, fingerprint=fingerprint, status="running", cells=cells,
+                                     repetitions=repetitions, flow_run_id=flow_run_id).returning(Sweep.id)
+            ).scalar_one()
+
+    def sweep(self, sweep_id: int) -> dict[str, Any] | None:
+        self._ready()
+        with self._connection() as conn:
+            row = conn.execute(
+                select(Sweep.id, Sweep.name, Sweep.fingerprint, Sweep.status, Sweep.cells, Sweep.repetitions,
+                       Sweep.created_at, Sweep.finished_at).where(Sweep.id == sweep_id)
+            ).mappings().first()
+            return dict(row) if row else None
+
+    def resume_sweep(self, sweep_id: int, flow_run_id: str | None) -> None:
+        with self._connection() as conn, conn.begin():
+            conn.execute(sqlalchemy.update(Sweep).where(Sweep.id == sweep_id)
+                         .values(status="running", finished_at=None, flow_run_id=flow_run_id))
+
+    def finish_sweep(self, sweep_id: int, status: str) -> None:
+        with self._connection() as conn, conn.begin():
+            conn.execute(sqlalchemy.update(Sweep).where(Sweep.id == sweep_id)
+                         .values(status=status, finished_at=sqlalchemy.func.now()))
+
+    def completed_cells(self, sweep_id: int) -> set[tuple[int, int]]:
+        """(cell index, repetition) pairs of the sweep that have a successful run stored."""
+        self._ready()
+        with self._connection() as conn:
+            rows = conn.execute(
+                select(Run.cell_index, Run.repetition).where(Run.sweep_id == sweep_id, Run.status == "ok").distinct()
+            )
+            return {(int(c), int(r)) for c, r in rows}
 
     def experiment_names(self) -> list[str]:
         self._ready()
@@ -203,6 +243,12 @@ def _run_row(record: RunRecord, experiment_id: int) -> dict[str, Any]:
         "flow_run_id": record.flow_run_id,
         "run_dir": record.run_dir,
         "records_in_topic": record.records_in_topic,
+        "profile": record.profile,
+        "attempt": record.attempt,
+        "sweep_id": record.sweep_id,
+        "cell_index": record.cell_index,
+        "cell": record.cell,
+        "cluster_origin": record.cluster_origin,
     }
 
 

@@ -48,3 +48,25 @@ def teardown(cluster: LocalCluster) -> None:
     cluster.stop()
     cluster.remove_data()
     get_run_logger().info("cluster stopped; configs and logs kept in %s", cluster.run_dir)
+
+
+@task(name="scale brokers", retries=1, retry_delay_seconds=[5], cache_policy=NO_CACHE)
+def scale_brokers(cluster: LocalCluster, to_brokers: int) -> list[int]:
+    """Add or remove brokers on the live cluster; returns the ids added (empty when removing)."""
+    logger = get_run_logger()
+    if to_brokers > len(cluster.brokers):
+        added = experiment.scale_up(cluster, to_brokers, on_progress=logger.info)
+        logger.info("added brokers %s", added)
+        return added
+    experiment.scale_down(cluster, to_brokers, on_progress=logger.info)
+    return []
+
+
+@task(name="reassign partitions", cache_policy=NO_CACHE)
+def reassign_partitions(cluster: LocalCluster, timeout_s: float) -> int:
+    moved = experiment.reassign_partitions(cluster, timeout_s)
+    get_run_logger().info(
+        "reassigned %d partitions of %d topics onto brokers %s",
+        sum(len(a) for a in moved.values()), len(moved), cluster.broker_ids,
+    )
+    return sum(len(a) for a in moved.values())

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from kafkalab.model import RunRecord
 from kafkalab.report import run_summary_rows
 from kafkalab.store import Store
+from kafkalab.summary import experiment_markdown, flow_run_url
 
 
 @task(name="results database", retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
@@ -34,6 +35,18 @@ def publish_results(experiment: str, records: list[RunRecord], run_ids: list[int
         table=run_summary_rows(records, run_ids),
         description=f"kafkalab experiment **{experiment}**: one row per run; totals are sums across producer instances.",
     )
+    create_markdown_artifact(
+        key=_artifact_key(experiment) + "-summary",
+        markdown=experiment_markdown(experiment, records, run_ids, flow_run_url=_this_flow_run_url()),
+        description=f"kafkalab experiment **{experiment}**: runs, totals and links.",
+    )
+
+
+def _this_flow_run_url() -> str | None:
+    from prefect.runtime import flow_run
+    from prefect.settings import get_current_settings
+
+    return flow_run_url(flow_run.get_id(), get_current_settings().ui_url)
 
 
 def _artifact_key(name: str) -> str:
