@@ -249,6 +249,9 @@ def _run_row(record: RunRecord, experiment_id: int) -> dict[str, Any]:
         "cell_index": record.cell_index,
         "cell": record.cell,
         "cluster_origin": record.cluster_origin,
+        "source": record.source,
+        "hardware": record.hardware,
+        "reference_key": record.reference_key,
     }
 
 

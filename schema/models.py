@@ -8,6 +8,7 @@ tables. Views are plain SQL in schema/views/.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -20,9 +21,11 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -96,6 +99,15 @@ class Run(Base):
         CheckConstraint("brokers > 0 AND partitions > 0 AND replication_factor > 0", name="cluster"),
         CheckConstraint("producer_instances >= 0", name="producer_instances"),
         Index("ix_runs_sweep_cell", "sweep_id", "cell_index", "repetition"),
+        CheckConstraint("source IN ('measured', 'reference')", name="source"),
+        Index("uq_runs_reference_key", "reference_key", unique=True),
+        # The cookbook's access paths (schema/queries) on a long history.
+        Index("ix_runs_experiment_id_started_at", "experiment_id", "started_at"),
+        Index("ix_runs_started_at", "started_at"),
+        Index(
+            "ix_runs_reference_cell", "brokers", "producer_instances", "record_size",
+            postgresql_where=text("source = 'reference'"),
+        ),
     )
 
     id: Mapped[int] = _id()
@@ -138,6 +150,17 @@ class Run(Base):
         comment="how the cluster got to this run: fresh | scaled from N | ... reassigned"
     )
     attempt: Mapped[int] = mapped_column(Integer, server_default="1")
+    # Where the numbers come from (kafkalab.reference loads published results as runs).
+    source: Mapped[str] = mapped_column(
+        server_default="measured",
+        comment="measured: run by kafkalab; reference: published results (kafkalab reference load)",
+    )
+    hardware: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="where a reference run was measured (platform, instances, brokers)"
+    )
+    reference_key: Mapped[str | None] = mapped_column(
+        comment="stable key of a reference run: source:experiment:repetition"
+    )
 
 
 class ProducerResult(Base):
@@ -239,3 +262,23 @@ class StepTiming(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime]
     seconds: Mapped[float]
+
+
+class ReferenceFigure(Base):
+    """A total or average printed in a reference document, kept beside the computed one
+    (view v_reference_check)."""
+
+    __tablename__ = "reference_figures"
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "metric"),
+        CheckConstraint("statistic IN ('average', 'total')", name="statistic"),
+    )
+
+    id: Mapped[int] = _id()
+    experiment_id: Mapped[int] = _parent("experiments.id")
+    statistic: Mapped[str] = mapped_column(comment="average: over the experiment's runs; total: over one run's producers")
+    metric: Mapped[str] = mapped_column(comment="the v_run_totals column the figure corresponds to")
+    printed: Mapped[Decimal] = mapped_column(Numeric, comment="the figure as printed")
+    decimals: Mapped[int] = mapped_column(Integer, comment="decimals printed")
+    printed_text: Mapped[str]
+    line: Mapped[str] = mapped_column(comment="the printed line it comes from")

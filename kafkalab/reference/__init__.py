@@ -217,11 +217,12 @@ def load(store: Store, reference: ReferenceSet | None = None) -> LoadResult:
     for experiment in reference.experiments:
         for figure in experiment.printed:
             _, inserted = store.query(
-                "INSERT INTO reference_figures (experiment_id, statistic, metric, printed, printed_text, line) "
-                "SELECT e.id, :statistic, :metric, :printed, :text, :line FROM experiments e WHERE e.name = :name "
+                "INSERT INTO reference_figures (experiment_id, statistic, metric, printed, decimals, printed_text, line) "
+                "SELECT e.id, :statistic, :metric, :printed, :decimals, :text, :line FROM experiments e "
+                "WHERE e.name = :name "
                 "ON CONFLICT (experiment_id, metric) DO NOTHING RETURNING id",
                 {"name": experiment.name, "statistic": figure.statistic, "metric": figure.metric,
-                 "printed": figure.printed, "text": figure.text, "line": figure.line},
+                 "printed": figure.printed, "decimals": figure.decimals, "text": figure.text, "line": figure.line},
                 read_only=False,
             )  # fmt: skip
             figures_added += len(inserted)
@@ -264,7 +265,8 @@ def explain(figure: PrintedFigure, experiment: ReferenceExperiment) -> str:
     if round_as_printed(value, figure.decimals) == figure.printed:
         return ""
     if Decimal(repr(value)).quantize(step, rounding=ROUND_DOWN) == figure.printed:
-        return f"computed {value:.{figure.decimals + 3}f}: the guide truncated instead of rounding"
+        shown = f"{value:.{figure.decimals + 3}f}".rstrip("0")
+        return f"computed {shown}, which rounds to {round_as_printed(value, figure.decimals)}: the guide truncated it"
     reasons = []
     if figure.statistic == "total" and len(experiment.runs) == 1:
         summaries = [p.output.summary for p in experiment.runs[0].producers if p.output.summary]
@@ -272,12 +274,12 @@ def explain(figure: PrintedFigure, experiment: ReferenceExperiment) -> str:
             for k in range(1, len(summaries)):
                 partial = math.fsum(getattr(s, field_of) for s in summaries[:k])
                 if round_as_printed(partial, figure.decimals) == figure.printed:
-                    reasons.append(f"the printed total is the sum of the first {k} of {len(summaries)} lines")
+                    reasons.append(f"the printed total is the sum of the first {k} of the {len(summaries)} lines")
                     break
     computed = f"{round_as_printed(value, figure.decimals)}"
     if _adjacent_swap(computed, figure.text):
-        reasons.append(f"two adjacent digits of the computed {computed} are swapped")
-    return "; ".join(reasons) or f"computed {computed}; no simple explanation"
+        reasons.append("the printed figure has two adjacent digits of it swapped")
+    return f"computed {computed}: " + ("; ".join(reasons) or "no simple explanation")
 
 
 def _adjacent_swap(a: str, b: str) -> bool:
