@@ -157,6 +157,13 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.limit:
         rows = rows[: args.limit]
     columns = list(RESULT_COLUMNS) if args.format == "table" else (list(rows[0]) if rows else list(RESULT_COLUMNS))
+    from kafkalab.summary import flow_run_url, ui_url
+
+    base = ui_url()  # PREFECT_UI_URL / PREFECT_API_URL, else the server `kafkalab server up` runs
+    if base:
+        for r in rows:
+            r["flow_run_url"] = flow_run_url(r.get("flow_run_id"), base)
+        columns.append("flow_run_url")
     print(render(columns, [[r.get(c) for c in columns] for r in rows], args.format))
     return 0
 
@@ -203,6 +210,30 @@ def cmd_kafka(args: argparse.Namespace) -> int:
 
     dist = distribution.resolve(args.version, on_progress=lambda msg: print(msg, file=sys.stderr))
     print(f"Apache Kafka {dist.version}: {dist.libs}")
+    return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    _use_database(args.database_url)  # the worker's flow runs store their results there
+    from kafkalab import server
+
+    if args.action == "up":
+        state = server.up(
+            port=args.port, prefect_database_url=args.prefect_database_url, max_runs=args.max_runs,
+            redeploy=args.redeploy, say=lambda msg: print(f"kafkalab: {msg}", file=sys.stderr),
+        )
+        print(f"Prefect UI:  {state.ui_url}")
+        print(f"Prefect API: {state.api_url}   (export PREFECT_API_URL={state.api_url} for the prefect CLI)")
+        print(f"worker:      pid {state.worker.pid if state.worker else '-'} on work pool {state.pool}")
+        for d in state.deployments:
+            paused = [s["slug"] for s in d["schedules"] if not s["active"]]
+            note = f"  (schedule {', '.join(paused)} paused)" if paused else ""
+            print(f"deployment:  {d['name']}{note}  {state.ui_url}/deployments/deployment/{d['id']}")
+        print("stop it all with `kafkalab server down`")
+    elif args.action == "down":
+        server.down(say=print)
+    else:
+        print("\n".join(server.status_lines()))
     return 0
 
 
@@ -258,6 +289,17 @@ def build_parser() -> argparse.ArgumentParser:
     db = with_db(sub.add_parser("db", help="the results database: url | stop | status"))
     db.add_argument("action", choices=("url", "stop", "status"))
     db.set_defaults(func=cmd_db)
+
+    srv = with_db(sub.add_parser("server", help="Prefect server on PostgreSQL + worker + deployments: up | down | status"))
+    srv.add_argument("action", choices=("up", "down", "status"))
+    srv.add_argument("--port", type=int, metavar="N",
+                     help="port of the server and UI on 127.0.0.1 (default: KAFKALAB_SERVER_PORT, else the last one if free, else a free one)")
+    srv.add_argument("--prefect-database-url", metavar="URL",
+                     help="PostgreSQL for Prefect (default: KAFKALAB_PREFECT_DATABASE_URL, else database `prefect` on the results server)")
+    srv.add_argument("--max-runs", type=int, default=1, metavar="N",
+                     help="flow runs at a time on this machine: the work pool's concurrency limit (0: no limit; default 1)")
+    srv.add_argument("--redeploy", action="store_true", help="register the deployments again on a running server")
+    srv.set_defaults(func=cmd_server)
     return parser
 
 
@@ -274,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kafkalab: interrupted; the cluster was stopped", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from kafkalab.distribution import KafkaDistribution
 from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad, run_consumer, run_producers
 from kafkalab.model import ConsumerOutcome, ProducerOutcome, RunRecord
 from kafkalab.paths import runs_dir
-from kafkalab.platforms.local import LocalCluster
+from kafkalab.platforms.local import LocalCluster, reap_stale_clusters
 from kafkalab.spec import ExperimentSpec, spec_to_dict
 
 Progress = Callable[[str], None]
@@ -35,6 +35,7 @@ def new_run_dir(name: str) -> Path:
 
 def deploy_cluster(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path, *, on_progress: Progress) -> LocalCluster:
     """Step 1: write configs, format storage and start the controller quorum and brokers."""
+    reap_stale_clusters(runs_dir(), on_progress=on_progress)
     settings = resolve_broker_settings(spec.cluster.broker_config, dist)
     for warning in settings.warnings():
         on_progress(f"WARNING {warning}")

@@ -218,6 +218,45 @@ class LocalCluster:
             shutil.rmtree(node.directory / "data", ignore_errors=True)
 
 
+def reap_stale_clusters(runs_root: Path, *, on_progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Stop the JVMs of clusters whose kafkalab process died (SIGKILL, a crashed worker).
+
+    A run directory belongs to the process named in its cluster.json; while its cluster is up
+    it holds pids.json. When the owner is gone but pids.json is still there, every process
+    whose command line points into the directory (brokers, controllers, perf tools) is an orphan.
+    The directory is marked stale so that nothing reuses it. Returns the directories reaped.
+    """
+    import psutil
+
+    reaped: list[Path] = []
+    for pids_file in runs_root.glob("*/pids.json"):
+        run_dir = pids_file.parent
+        try:
+            owner = json.loads((run_dir / "cluster.json").read_text())["owner_pid"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if psutil.pid_exists(owner):
+            try:
+                if psutil.Process(owner).status() != psutil.STATUS_ZOMBIE:
+                    continue  # its owner still runs it
+            except psutil.Error:
+                pass
+        marker = str(run_dir) + os.sep
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            try:
+                if marker in " ".join(proc.info["cmdline"] or []) and proc.pid != os.getpid():
+                    proc.kill()
+                    proc.wait(timeout=30)
+                    if on_progress:
+                        on_progress(f"stopped pid {proc.pid}, left running in {run_dir} by dead process {owner}")
+            except psutil.Error:
+                continue
+        pids_file.unlink(missing_ok=True)
+        (run_dir / "STALE").write_text(f"owner process {owner} died; its JVMs were stopped by process {os.getpid()}\n")
+        reaped.append(run_dir)
+    return reaped
+
+
 def _last_meaningful_line(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for ln in reversed(lines):
