@@ -169,22 +169,83 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    from kafkalab import queries
+
+    if args.list:
+        for cook in queries.cookbook():
+            params = " ".join(f"{p.name}=" + ("REQUIRED" if p.required else str(p.default)) for p in cook.params)
+            print(f"{cook.name:<20} {cook.title}\n{'':<20} params: {params or '-'}")
+        return 0
     if (args.query is None) == (args.file is None):
         raise SpecError("sql: give a query or --file FILE (one of them)")
-    query = args.query
+    given = queries.parse_assignments(args.param)
+    query, params = args.query, (dict(given) if given else None)
     if args.file is not None:
-        try:
-            query = Path(args.file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SpecError(f"--file {args.file}: cannot read: {exc.strerror}") from None
+        cook = queries.resolve(args.file)  # a path, or a cookbook query by name
+        query = cook.sql
+        if cook.params or given:
+            params = cook.bind(given)  # converted to the declared types; bound, never formatted in
     _use_database(args.database_url)
     from kafkalab.store import Store
 
     with Store() as store:
-        columns, rows = store.query(query)
+        columns, rows = store.query(query, params)
     if columns:
         print(render(columns, rows, args.format))
     return 0
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    _use_database(args.database_url)
+    from kafkalab import reference
+    from kafkalab.store import Store
+
+    data = reference.reference_runs()
+    with Store() as store:
+        if args.action == "load":
+            loaded = reference.load(store, data)
+            print(
+                f"reference {data.key}: {loaded.added} runs stored, {loaded.present} already present; "
+                f"{loaded.figures_added} printed figures stored",
+                file=sys.stderr,
+            )
+        columns, rows = reference.check_rows(store)
+    if not rows:
+        raise KafkalabError("no reference loaded: run `kafkalab reference load` first")
+    explanations = {(e.name, f.metric): reference.explain(f, e) for e in data.experiments for f in e.printed}
+    keep = ["experiment", "statistic", "metric", "printed", "computed_rounded", "agrees"]
+    table = [[*(row[columns.index(c)] for c in keep), explanations.get((row[0], row[2]), "")] for row in rows]
+    print(render([*keep, "why"], table, args.format))
+    disagree = sum(1 for row in rows if not row[columns.index("agrees")])
+    print(f"{len(rows)} printed figures: {len(rows) - disagree} agree with the guide's lines, {disagree} do not",
+          file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    _use_database(args.database_url)
+    from kafkalab.htmlreport import write_report
+    from kafkalab.store import Store
+
+    with Store() as store:
+        report = write_report(store, args.out, experiment=args.experiment, sweep_id=args.sweep)
+    print(f"{report.path}  ({report.runs} runs, {report.cells} cells, {len(report.charts)} charts, "
+          f"{report.seconds:.1f} s)")  # fmt: skip
+    return 0
+
+
+EXIT_REGRESSION = 3
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    _use_database(args.database_url)
+    from kafkalab.store import Store
+    from kafkalab.trend import check
+
+    with Store() as store:
+        verdict = check(store, args.experiment, window=args.window, drop=args.drop, min_previous=args.min_previous)
+    print(verdict.message())
+    return EXIT_REGRESSION if verdict.regression else 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -278,9 +339,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = with_db(sub.add_parser("sql", help="a read-only query against the results database"))
     sql.add_argument("query", nargs="?")
-    sql.add_argument("--file", metavar="FILE", help="read the query from a .sql file")
+    sql.add_argument("--file", metavar="FILE",
+                     help="read the query from a .sql file, or a cookbook query by name (see --list)")
+    sql.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="a parameter of the query (:NAME in the SQL), bound as a value, never formatted in")
+    sql.add_argument("--list", action="store_true", help="list the cookbook queries (schema/queries) and their parameters")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.set_defaults(func=cmd_sql)
+
+    ref = with_db(sub.add_parser("reference", help="the guide's published results as reference runs: load | check"))
+    ref.add_argument("action", choices=("load", "check"),
+                     help="load: store them (idempotent) and compare; check: compare printed and computed figures")
+    ref.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    ref.set_defaults(func=cmd_reference)
+
+    report = with_db(sub.add_parser("report", help="a self-contained HTML report with charts"))
+    report.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory for report.html")
+    which = report.add_mutually_exclusive_group()
+    which.add_argument("--experiment", metavar="NAME", help="the runs of one experiment")
+    which.add_argument("--sweep", type=int, metavar="ID", help="the runs of one sweep")
+    report.set_defaults(func=cmd_report)
+
+    chk = with_db(sub.add_parser(
+        "check", help="exit 3 when the newest run of an experiment is a regression against the previous runs"))
+    chk.add_argument("--experiment", required=True, metavar="NAME")
+    chk.add_argument("--window", type=int, default=30, metavar="N", help="median over the N previous ok runs (30)")
+    chk.add_argument("--drop", type=float, default=0.1, metavar="SHARE",
+                     help="a regression falls more than this share below that median (0.1 = 10%%)")
+    chk.add_argument("--min-previous", type=int, default=3, metavar="N",
+                     help="fewest previous ok runs for a verdict (3); fewer: no verdict, exit 0")
+    chk.set_defaults(func=cmd_check)
 
     kafka = sub.add_parser("kafka", help="fetch the Kafka jars into the cache (once) and show where they are")
     kafka.add_argument("--version", default=None, help="Apache Kafka version (default: the pinned one)")

@@ -94,6 +94,8 @@ def _frame(store: StoreLike, sql: str, params: dict[str, Any]) -> pd.DataFrame:
         # numeric columns (e.g. printed reference figures) arrive as Decimal
         if frame[column].map(lambda v: isinstance(v, Decimal)).any():
             frame[column] = frame[column].astype(float)
+        elif isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column].dt.tz_convert("UTC")
         elif frame[column].dtype == object and frame[column].map(lambda v: isinstance(v, datetime)).any():
             frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
