@@ -8,12 +8,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test install kafka bench clean-venv
+.PHONY: quickstart test install kafka chromium bench clean-venv
 
 quickstart: kafka
 	$(BIN)/kafkalab run experiments/quickstart.yaml
 
-test: kafka
+test: kafka chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 install: $(STAMP)
@@ -28,6 +28,15 @@ $(STAMP): pyproject.toml
 # The Kafka jars, fetched once with Maven into the user cache (or KAFKA_HOME when set).
 kafka: install
 	$(BIN)/kafkalab kafka
+
+# Debian's Chromium, for the tests that look at pages (report screenshots). Installed only
+# when missing; needs root or sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then :; else \
+	  echo "installing Debian's chromium (headless browser for the report tests)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 bench: kafka
 	$(BIN)/python bench/cluster_bringup.py

@@ -95,8 +95,9 @@ def throughput_vs_brokers(cells: pd.DataFrame) -> bytes | None:
 
 
 def throughput_vs_record_size(cells: pd.DataFrame) -> bytes | None:
-    """Mean total records/s and MB/s against record size, one line per brokers x producers."""
-    if cells.empty:
+    """Mean total records/s and MB/s against record size, one line per brokers x producers;
+    None with fewer than two record sizes (no curve to draw)."""
+    if cells.empty or cells["record_size"].nunique() < 2:
         return None
     data = cells.groupby(["brokers", "producer_instances", "profile", "record_size"], as_index=False).agg(
         rps=("mean_records_per_sec", "mean"), mbps=("mean_mb_per_sec", "mean")

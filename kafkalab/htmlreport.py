@@ -226,7 +226,11 @@ def _page(
 def _figure(report: Report, name: str) -> str:
     png = report.charts.get(name)
     if png is None:
-        return f'<p class="note">No data for {html.escape(name.replace("_", " "))}.</p>'
+        why = {
+            "throughput_vs_record_size": "These runs have a single record size: no record-size curve.",
+            "instance_windows": "These runs have no progress windows (runs shorter than the reporting interval).",
+        }.get(name, f"No data for {name.replace('_', ' ')}.")
+        return f'<p class="note" id="no-{name}">{html.escape(why)}</p>'
     data = base64.b64encode(png).decode("ascii")
     return (
         f'<figure id="{name}"><img alt="{html.escape(name.replace("_", " "))}" '
