@@ -17,7 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kafkalab.errors import SpecError
-from kafkalab.spec import ExperimentSpec, _format_error, apply_override, load_spec, parse_spec, read_yaml
+from kafkalab.profiles import ProfileName
+from kafkalab.spec import ExperimentSpec, _format_error, apply_override, form_order, load_spec, parse_spec, read_yaml
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -27,6 +28,7 @@ Acks = Literal["0", "1", "-1", "all"]
 # Override field -> the spec setting it replaces (a `--set` path).
 _OVERRIDE_PATHS = {
     "name": "name",
+    "profile": "profile",
     "brokers": "cluster.brokers",
     "partitions": "topic.partitions",
     "replication_factor": "topic.replication_factor",
@@ -45,11 +47,15 @@ _OVERRIDE_PATHS = {
 class SpecOverrides(BaseModel):
     """Settings that replace the spec's for this run; an empty field keeps the spec's value."""
 
-    model_config = ConfigDict(extra="forbid", title="Overrides")
+    model_config = ConfigDict(extra="forbid", title="Overrides", json_schema_extra=form_order)
 
     name: str | None = Field(
         None, title="Experiment name", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
         description="Store the runs under this name instead of the spec's.",
+    )
+    profile: ProfileName | None = Field(
+        None, title="Tuning profile", description="A preset of the guide (baseline, throughput-lower, ...); "
+        "settings written in the spec win over it.",
     )
     brokers: int | None = Field(None, ge=1, le=64, title="Brokers", description="Number of brokers (cluster.brokers).")
     partitions: int | None = Field(None, ge=1, le=10000, title="Partitions", description="Topic partitions.")

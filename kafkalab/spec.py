@@ -76,8 +76,33 @@ def _check_client_props(props: dict[str, str], where: str) -> None:
             raise ValueError(f"{where}.{reserved}: set by kafkalab for each instance, leave it out of the spec")
 
 
+_TITLE_UNITS = {"mb": "MB", "ms": "ms", "s": "s"}
+
+
+def _field_title(name: str, _info: Any) -> str:
+    """Form labels for the Prefect UI: `heap_mb` -> `Heap (MB)`, `ready_timeout_s` -> `Ready timeout (s)`."""
+    words = name.split("_")
+    unit = _TITLE_UNITS.get(words[-1]) if len(words) > 1 else None
+    title = " ".join(words[:-1] if unit else words).capitalize()
+    return f"{title} ({unit})" if unit else title
+
+
+def _model_title(cls: type) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__).capitalize()  # ExperimentSpec -> Experiment spec
+
+
+def form_order(schema: dict[str, Any], *_: Any) -> None:
+    """Keep the fields' order in forms: Prefect's PostgreSQL database stores the parameter
+    schema as JSONB, which sorts keys, and the UI orders fields by `position`."""
+    for position, prop in enumerate(schema.get("properties", {}).values()):
+        prop.setdefault("position", position)
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", validate_default=True, field_title_generator=_field_title,
+        model_title_generator=_model_title, json_schema_extra=form_order,
+    )
 
 
 class ClusterSpec(_Strict):
@@ -109,7 +134,7 @@ class ClusterSpec(_Strict):
 class TopicSpec(_Strict):
     """The test topic (the guide's Step 2: `performancetest`, 10 partitions, replication 3)."""
 
-    name: str = Field("performancetest", description="Topic name; repetitions use <name>-<n>.")
+    name: str = Field("performancetest", description="Topic name; repetitions use `<name>-<n>`.")
     partitions: int = Field(10, ge=1, le=10000)
     replication_factor: int = Field(3, ge=1, le=64)
     config: dict[str, Scalar] = Field(default_factory=dict, description="Topic settings, e.g. min.insync.replicas.")
