@@ -218,8 +218,7 @@ def elect_preferred_leaders(bootstrap: str, topic: str, partitions: list[int], t
     from confluent_kafka import ElectionType
 
     client = admin_client(bootstrap)
-    future = client.elect_leaders(ElectionType.PREFERRED, [TopicPartition(topic, p) for p in partitions],
-                                  request_timeout=timeout_s)
+    future = client.elect_leaders(ElectionType.PREFERRED, [TopicPartition(topic, p) for p in partitions])
     try:
         future.result(timeout=timeout_s)
     except KafkaException:

@@ -29,6 +29,9 @@ def _prefect_defaults() -> None:
     # This machine class has no route to Prefect's telemetry endpoint; skip the attempt.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
+    # The temporary API server a CLI run starts can take longer than Prefect's default
+    # 20 s on a small, busy machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 # --------------------------------------------------------------------------- output
