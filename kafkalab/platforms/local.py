@@ -37,8 +37,14 @@ def free_port() -> int:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid form)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A Kafka Uuid: 16 random bytes, URL-safe base64 without padding.
+
+    Like Kafka's Uuid.randomUuid, never one starting with '-' (it would read as an option).
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 @dataclass
@@ -147,7 +153,7 @@ class LocalCluster:
             config = self._controller_config(node) if node.role == "controller" else self._broker_config(node, broker_count)
             write_properties(node.config_path, config)
         with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-            list(pool.map(self._format, nodes))
+            list(pool.map(self._format, nodes))  # controllers run StorageTool, brokers need no JVM
         for node in nodes:
             heap = self.controller_heap_mb if node.role == "controller" else self.heap_mb
             cmd = self.dist.java_command(
@@ -160,6 +166,9 @@ class LocalCluster:
         self._write_pids()
 
     def _format(self, node: Node) -> None:
+        if node.role == "broker":
+            self._write_broker_meta(node)
+            return
         args = ["format", "-t", self.cluster_id, "-c", str(node.config_path)]
         cmd = self.dist.java_command(STORAGE_TOOL_MAIN, args, heap_mb=128)
         proc = ManagedProcess(f"format {node.name}", cmd, node.directory / "format.log")
@@ -170,6 +179,18 @@ class LocalCluster:
         if code != 0:
             detail = _last_meaningful_line(proc.output())
             raise ClusterError(f"formatting {node.name} storage failed: {detail}")
+
+    def _write_broker_meta(self, node: Node) -> None:
+        """What `StorageTool format` writes for a broker of a static quorum: meta.properties only.
+
+        Saves a JVM start per broker; controllers still go through StorageTool, which also
+        writes the bootstrap metadata (the feature levels) the quorum starts from.
+        """
+        data = node.directory / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        write_properties(data / "meta.properties", {
+            "version": 1, "cluster.id": self.cluster_id, "node.id": node.node_id, "directory.id": new_cluster_id(),
+        })
 
     def _write_pids(self) -> None:
         pids = {n.name: n.process.pid for n in self.controllers + self.brokers if n.process}
