@@ -57,6 +57,13 @@ class Report:
     def main_chart(self) -> bytes | None:
         return self.charts.get(MAIN_CHART)
 
+    def chart_markdown(self, name: str = MAIN_CHART) -> str:
+        """A chart as a Markdown image with a data: URI (for a Markdown artifact); '' if not drawn."""
+        png = self.charts.get(name)
+        if png is None:
+            return ""
+        return f"![{name.replace('_', ' ')}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
 
 def write_report(
     store: Store | str | None,

@@ -146,6 +146,9 @@ def test_report_of_a_real_sweep(real_sweep: int, tmp_path: Path) -> None:
     assert set(images) == {"throughput_vs_brokers", "latency_percentiles", "instance_windows"}
     assert 'id="no-throughput_vs_record_size"' in page and 'id="no-reference"' in page
     assert report.main_chart is not None and report.main_chart.startswith(b"\x89PNG")
+    assert report.chart_markdown().startswith("![throughput vs brokers](data:image/png;base64,iVBOR")
+    assert report.chart_markdown("throughput_vs_record_size") == ""  # not drawn: one record size
+    assert f"**Sweep {real_sweep} (it-report-sweep)**: 4 runs in 4 cells" in report.summary_markdown
     shot = screenshot(report.path, OUTPUT_DIR / "report-real-sweep.png", height=3000)
     assert not is_blank(shot)
     assert colored_share(shot) > 0.01
