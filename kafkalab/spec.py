@@ -98,6 +98,15 @@ def form_order(schema: dict[str, Any], *_: Any) -> None:
         prop.setdefault("position", position)
 
 
+def _client_props(value: Any, where: str) -> dict[str, str]:
+    """Producer or consumer settings: a mapping, Kafka names, values Kafka would accept."""
+    if not isinstance(value, dict):
+        raise ValueError("must be a mapping of setting name to value")
+    props = _normalize_props(value, where)
+    _check_client_props(props, where)
+    return props
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(
         extra="forbid", validate_default=True, field_title_generator=_field_title,
@@ -173,14 +182,7 @@ class ProducerSpec(_Strict):
             raise ValueError("must be -1 (no limit) or > 0")
         return value
 
-    @field_validator("props", mode="before")
-    @classmethod
-    def _props(cls, value: Any) -> dict[str, str]:
-        if not isinstance(value, dict):
-            raise ValueError("must be a mapping of setting name to value")
-        props = _normalize_props(value, "producer.props")
-        _check_client_props(props, "producer.props")
-        return props
+    _props = field_validator("props", mode="before")(lambda value: _client_props(value, "producer.props"))
 
 
 class ConsumerSpec(_Strict):
@@ -193,14 +195,7 @@ class ConsumerSpec(_Strict):
     heap_mb: int = Field(256, ge=64, le=65536)
     timeout_s: float = Field(1800, gt=0, le=86400, description="The test still running after this is stopped and failed.")
 
-    @field_validator("props", mode="before")
-    @classmethod
-    def _props(cls, value: Any) -> dict[str, str]:
-        if not isinstance(value, dict):
-            raise ValueError("must be a mapping of setting name to value")
-        props = _normalize_props(value, "consumer.props")
-        _check_client_props(props, "consumer.props")
-        return props
+    _props = field_validator("props", mode="before")(lambda value: _client_props(value, "consumer.props"))
 
 
 class RetrySpec(_Strict):
