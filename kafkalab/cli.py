@@ -32,6 +32,14 @@ def _prefect_defaults() -> None:
     # The temporary API server a CLI run starts can take longer than Prefect's default
     # 20 s on a small, busy machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # With `kafkalab server up` running, CLI runs are recorded there too (and linked from
+    # `kafkalab results`) instead of on a temporary API that is gone afterwards.
+    if not os.environ.get("PREFECT_API_URL"):
+        from kafkalab import server
+
+        state = server.running_state()
+        if state is not None and server.healthy(state):
+            os.environ["PREFECT_API_URL"] = state.api_url
 
 
 # --------------------------------------------------------------------------- output
@@ -160,12 +168,14 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.limit:
         rows = rows[: args.limit]
     columns = list(RESULT_COLUMNS) if args.format == "table" else (list(rows[0]) if rows else list(RESULT_COLUMNS))
-    from kafkalab.summary import flow_run_url, ui_url
+    from kafkalab.summary import flow_run_links
 
-    base = ui_url()  # PREFECT_UI_URL / PREFECT_API_URL, else the server `kafkalab server up` runs
-    if base:
+    # Pages in the UI of the configured server (PREFECT_UI_URL / PREFECT_API_URL, else the
+    # one `kafkalab server up` runs), for the runs it knows.
+    links = flow_run_links([r.get("flow_run_id") for r in rows])
+    if links:
         for r in rows:
-            r["flow_run_url"] = flow_run_url(r.get("flow_run_id"), base)
+            r["flow_run_url"] = links.get(r.get("flow_run_id") or "")
         columns.append("flow_run_url")
     print(render(columns, [[r.get(c) for c in columns] for r in rows], args.format))
     return 0

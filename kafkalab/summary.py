@@ -28,6 +28,50 @@ def ui_url(env: Mapping[str, str] | None = None) -> str | None:
     return state.ui_url if state else None
 
 
+def api_url(env: Mapping[str, str] | None = None) -> str | None:
+    """The Prefect API runs are recorded on: PREFECT_API_URL, else the `kafkalab server up` one."""
+    env = os.environ if env is None else env
+    explicit = (env.get("PREFECT_API_URL") or "").strip().rstrip("/")
+    if explicit:
+        return explicit
+    from kafkalab import server
+
+    state = server.running_state()
+    return state.api_url if state else None
+
+
+def flow_run_links(flow_run_ids: Sequence[str | None], env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """flow run id -> its page in the UI, for the runs the configured server knows.
+
+    Runs made with an ephemeral API (`kafkalab run` without a server) have ids no server
+    knows; they get no link rather than a dead one. With only PREFECT_UI_URL set (no API
+    to ask), every id gets a link.
+    """
+    base = ui_url(env)
+    ids = sorted({str(i) for i in flow_run_ids if i})
+    if not base or not ids:
+        return {}
+    api = api_url(env)
+    if api:
+        ids = _known_flow_runs(api, ids)
+    return {i: flow_run_url(i, base) for i in ids}
+
+
+def _known_flow_runs(api: str, ids: list[str]) -> list[str]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"flow_runs": {"id": {"any_": ids}}, "limit": len(ids)}).encode()
+    request = urllib.request.Request(f"{api}/flow_runs/filter", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - the configured Prefect API
+            return [run["id"] for run in json.loads(response.read())]
+    except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError):
+        return []  # the server does not answer: no links rather than guesses
+
+
 def flow_run_url(flow_run_id: str | None, base: str | None) -> str | None:
     """The flow run's page in the Prefect UI."""
     if not flow_run_id or not base:

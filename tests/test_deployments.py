@@ -234,6 +234,9 @@ def test_flow_run_url_from_the_environment():
     assert summary.ui_url({"PREFECT_API_URL": "http://h:2/api"}) == "http://h:2"
     assert summary.flow_run_url("abc", "http://h:1") == "http://h:1/runs/flow-run/abc"
     assert summary.flow_run_url(None, "http://h:1") is None
+    # With only a UI address there is no API to ask which runs it knows: every run is linked.
+    assert summary.flow_run_links(["a", None, "b"], {"PREFECT_UI_URL": "http://h:1"}) == {
+        "a": "http://h:1/runs/flow-run/a", "b": "http://h:1/runs/flow-run/b"}
 
 
 # --------------------------------------------------------------------------- Kubernetes

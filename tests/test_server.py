@@ -193,6 +193,24 @@ def test_run_button_runs_the_experiment_and_stores_its_flow_run(lab):
     assert listed.returncode == 0, listed.stderr
     (row,) = json.loads(listed.stdout)
     assert row["flow_run_url"] == f"{lab.state['ui_url']}/runs/flow-run/{final.id}"
+    # A run recorded on another (e.g. a CLI run's temporary) API gets no dead link.
+    from kafkalab import summary
+
+    unknown = str(uuid.uuid4())
+    assert summary.flow_run_links([str(final.id), unknown], {"PREFECT_API_URL": lab.api_url}) == {
+        str(final.id): row["flow_run_url"]}
+
+
+def test_cli_runs_are_recorded_on_the_running_server(lab):
+    sets = [f"--set={item}" for item in TINY_SETTINGS] + [
+        "--set=name=srv-cli-run", "--set=cluster.brokers=1", "--set=topic.partitions=2",
+        "--set=topic.replication_factor=1", "--set=producer.instances=1", "--set=producer.num_records=2000"]
+    ran = lab.cli("run", "experiments/quickstart.yaml", *sets)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    (row,) = json.loads(lab.cli("results", "--experiment", "srv-cli-run", "--format", "json").stdout)
+    flow_run = lab.api(lambda client: client.read_flow_run(uuid.UUID(row["flow_run_id"])))
+    assert flow_run.name == "srv-cli-run" and flow_run.state.is_completed()
+    assert row["flow_run_url"] == f"{lab.state['ui_url']}/runs/flow-run/{row['flow_run_id']}"
 
 
 @pytest.mark.parametrize(
