@@ -227,7 +227,12 @@ def cmd_reference(args: argparse.Namespace) -> int:
         raise KafkalabError("no reference loaded: run `kafkalab reference load` first")
     explanations = {(e.name, f.metric): reference.explain(f, e) for e in data.experiments for f in e.printed}
     keep = ["experiment", "statistic", "metric", "printed", "computed_rounded", "agrees"]
-    table = [[*(row[columns.index(c)] for c in keep), explanations.get((row[0], row[2]), "")] for row in rows]
+    # printed and computed_rounded as text: their decimals are the point (6865627.639, 267)
+    table = [
+        [*(str(v) if c in ("printed", "computed_rounded") else v for c, v in ((c, row[columns.index(c)]) for c in keep)),
+         explanations.get((row[0], row[2]), "")]
+        for row in rows
+    ]  # fmt: skip
     print(render([*keep, "why"], table, args.format))
     disagree = sum(1 for row in rows if not row[columns.index("agrees")])
     print(f"{len(rows)} printed figures: {len(rows) - disagree} agree with the guide's lines, {disagree} do not",
