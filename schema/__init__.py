@@ -6,7 +6,8 @@ and safe to call on every connect (a no-op at head, serialised by an advisory lo
 View files (views/*.sql) are read by the migration that creates them. Once released, a
 view file is history: to change a view, add `views/<view>.<revision>.sql` and a migration
 that drops and recreates the view from it, so a fresh database still replays each step
-against the tables of its time.
+against the tables of its time. A change that only appends columns may instead use
+CREATE OR REPLACE VIEW in the new file, which keeps the views built on it (0003 does so).
 """
 
 from __future__ import annotations
