@@ -287,7 +287,11 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_kafka(args: argparse.Namespace) -> int:
     from kafkalab import distribution
 
-    dist = distribution.resolve(args.version, on_progress=lambda msg: print(msg, file=sys.stderr))
+    from kafkalab.class_archives import ensure_class_archives
+
+    progress = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    dist = distribution.resolve(args.version, on_progress=progress)
+    ensure_class_archives(dist, on_progress=progress)
     print(f"Apache Kafka {dist.version}: {dist.libs}")
     return 0
 
@@ -311,6 +315,11 @@ def cmd_server(args: argparse.Namespace) -> int:
         print("stop it all with `kafkalab server down`")
     elif args.action == "down":
         server.down(say=print)
+    elif args.action == "schedule":
+        if len(args.target) != 2 or args.target[1] not in ("on", "off"):
+            raise SpecError("server schedule: give a deployment and on|off, e.g. `kafkalab server schedule "
+                            "experiment/guide-baseline-nightly on`")
+        print("\n".join(server.set_schedules(args.target[0], args.target[1] == "on")))
     else:
         print("\n".join(server.status_lines()))
     return 0
@@ -396,8 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=("url", "stop", "status"))
     db.set_defaults(func=cmd_db)
 
-    srv = with_db(sub.add_parser("server", help="Prefect server on PostgreSQL + worker + deployments: up | down | status"))
-    srv.add_argument("action", choices=("up", "down", "status"))
+    srv = with_db(sub.add_parser("server", help="Prefect server on PostgreSQL + worker + deployments: up | down | status | schedule"))
+    srv.add_argument("action", choices=("up", "down", "status", "schedule"))
+    srv.add_argument("target", nargs="*", metavar="DEPLOYMENT on|off",
+                     help="for `schedule`: turn a deployment's schedules on or off, e.g. guide-baseline-nightly on")
     srv.add_argument("--port", type=int, metavar="N",
                      help="port of the server and UI on 127.0.0.1 (default: KAFKALAB_SERVER_PORT, else the last one if free, else a free one)")
     srv.add_argument("--prefect-database-url", metavar="URL",

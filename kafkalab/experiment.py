@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kafkalab import admin
 from kafkalab.broker_config import resolve_broker_settings
+from kafkalab.class_archives import ensure_class_archives
 from kafkalab.distribution import KafkaDistribution
 from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad, run_consumer, run_producers
 from kafkalab.model import ConsumerOutcome, ProducerOutcome, RunRecord
@@ -36,6 +37,7 @@ def new_run_dir(name: str) -> Path:
 def deploy_cluster(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path, *, on_progress: Progress) -> LocalCluster:
     """Step 1: write configs, format storage and start the controller quorum and brokers."""
     reap_stale_clusters(runs_dir(), on_progress=on_progress)
+    ensure_class_archives(dist, on_progress=on_progress)
     settings = resolve_broker_settings(spec.cluster.broker_config, dist)
     for warning in settings.warnings():
         on_progress(f"WARNING {warning}")

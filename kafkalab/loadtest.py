@@ -84,9 +84,9 @@ def run_producers(
         )
         if barrier is not None:
             cmd = dist.java_command(BARRIER_MAIN, [perftools.PRODUCER_MAIN, *args], heap_mb=load.heap_mb,
-                                    extra_classpath=[barrier])
+                                    extra_classpath=[barrier], class_archive="tools")
         else:
-            cmd = dist.java_command(perftools.PRODUCER_MAIN, args, heap_mb=load.heap_mb)
+            cmd = dist.java_command(perftools.PRODUCER_MAIN, args, heap_mb=load.heap_mb, class_archive="tools")
         commands.append((i, client_id, cmd))
 
     started: list[tuple[int, str, ManagedProcess]] = []
@@ -181,7 +181,7 @@ def run_consumer(
         bootstrap_servers=bootstrap, topic=load.topic, num_records=load.num_records,
         timeout_ms=load.timeout_ms, config_file=config, group=group,
     )
-    cmd = dist.java_command(perftools.CONSUMER_MAIN, args, heap_mb=load.heap_mb)
+    cmd = dist.java_command(perftools.CONSUMER_MAIN, args, heap_mb=load.heap_mb, class_archive="tools")
     sink = (lambda line: on_line("consumer", line)) if on_line else None
     started_at = _now()
     proc = ManagedProcess("consumer", cmd, work_dir / "consumer.log", on_line=sink)

@@ -82,3 +82,18 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as fh:  # a zombie is gone for our purpose
         return fh.read().split()[2] != "Z"
+
+
+def test_class_archives_are_made_once_and_usable(kafka_dist):
+    """`make kafka` records them; every Kafka JVM then maps them (-Xshare:on refuses a bad one)."""
+    from kafkalab.class_archives import ensure_class_archives
+
+    ensure_class_archives(kafka_dist)
+    for kind in ("broker", "tools"):
+        archive = kafka_dist.class_archive(kind)
+        cmd = kafka_dist.java_command("kafka.tools.StorageTool", ["random-uuid"], heap_mb=128, class_archive=kind)
+        assert f"-XX:SharedArchiveFile={archive}" in cmd
+        strict = [c if c != "-Xshare:auto" else "-Xshare:on" for c in cmd]
+        proc = subprocess.run(strict, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert len(proc.stdout.strip()) == 22  # a Kafka Uuid: the JVM ran the tool from the archive

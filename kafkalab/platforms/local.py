@@ -80,6 +80,8 @@ class LocalCluster:
     cluster_id: str = field(default_factory=new_cluster_id)
     controllers: list[Node] = field(default_factory=list)
     brokers: list[Node] = field(default_factory=list)
+    # Set only while kafkalab records the broker class-data archive (class_archives.py).
+    record_class_archive: Path | None = None
 
     platform = "local"
 
@@ -156,9 +158,12 @@ class LocalCluster:
             list(pool.map(self._format, nodes))  # controllers run StorageTool, brokers need no JVM
         for node in nodes:
             heap = self.controller_heap_mb if node.role == "controller" else self.heap_mb
+            options = [f"-Dkafka.logs.dir={node.directory}"]
+            if self.record_class_archive is not None and node.role == "broker":
+                options.append(f"-XX:ArchiveClassesAtExit={self.record_class_archive}")
             cmd = self.dist.java_command(
-                BROKER_MAIN, [str(node.config_path)], heap_mb=heap, log_config="broker",
-                jvm_options=[f"-Dkafka.logs.dir={node.directory}"],
+                BROKER_MAIN, [str(node.config_path)], heap_mb=heap, log_config="broker", jvm_options=options,
+                class_archive=None if self.record_class_archive else "broker",
             )
             node.process = ManagedProcess(node.name, cmd, node.log_path, cwd=node.directory)
             if on_progress:
