@@ -198,8 +198,16 @@ def main() -> None:
         print(f"history: {counts[0]:,} runs, {counts[1]:,} producer instances, {counts[2]:,} window rows")
 
         experiment = "exp-042"
-        run_id = store.query(
-            "SELECT max(r.id) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE e.name = :e",
+        # The newest run of the experiment that matches a reference cell, and the newest with windows.
+        matching_run = store.query(
+            "SELECT max(m.run_id) FROM v_reference_match m JOIN runs r ON r.id = m.run_id "
+            "JOIN experiments e ON e.id = r.experiment_id WHERE e.name = :e",
+            {"e": experiment},
+        )[1][0][0]
+        windowed_run = store.query(
+            "SELECT max(r.id) FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+            "WHERE e.name = :e AND EXISTS (SELECT 1 FROM producer_results p JOIN producer_windows w "
+            "ON w.producer_result_id = p.id WHERE p.run_id = r.id)",
             {"e": experiment},
         )[1][0][0]
         middle = store.query(
@@ -214,11 +222,11 @@ def main() -> None:
             ("record_size_curve", {"experiment": experiment}),
             ("profile_comparison", {"producers": "5", "experiment": experiment}),
             ("profile_comparison", {"producers": "5", "since": (T0 + timedelta(days=650)).isoformat()}),
-            ("run_vs_reference", {"run_id": str(run_id)}),
+            ("run_vs_reference", {"run_id": str(matching_run)}),
             ("run_vs_reference", {"experiment": experiment}),
             ("nightly_trend", {"experiment": experiment}),
             ("before_after", {"experiment": experiment, "at": middle.isoformat()}),
-            ("instance_windows", {"run_id": str(run_id)}),
+            ("instance_windows", {"run_id": str(windowed_run)}),
             ("window_stability", {"experiment": experiment}),
             ("scaling_curve", {}),
         ]
