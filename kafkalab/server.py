@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -44,7 +45,7 @@ from typing import Any
 import psutil
 
 from kafkalab import database, paths
-from kafkalab.errors import EnvironmentProblem
+from kafkalab.errors import EnvironmentProblem, SpecError
 
 HOST = "127.0.0.1"
 POOL = "kafkalab-local"
@@ -106,6 +107,8 @@ class ServerState:
     pool: str = POOL
     max_runs: int = 1
     deployed: bool = False
+    fingerprint: str = ""  # of what the registered deployments were made from
+    database_key: str = ""  # which Prefect database: the embedded server's data dir, or the URL
     started_at: str = ""
     deployments: list[dict[str, Any]] = field(default_factory=list)
 
@@ -176,12 +179,22 @@ def up(
             say(f"Prefect server already running (pid {state.server.pid}) at {state.ui_url}")
             _wait_healthy(state, timeout_s=SERVER_START_TIMEOUT_S)
         else:
-            _stop_leftovers(read_state(), say)
+            previous = read_state()
+            _stop_leftovers(previous, say)
             state = _start_server(port, prefect_database_url, max_runs, say)
-            redeploy = True
-        if redeploy or not state.deployed or state.max_runs != max_runs:
+            if previous is not None and previous.deployed and previous.database_key == state.database_key:
+                # Same Prefect database: its deployments are still there from the last `up`.
+                state.deployed, state.fingerprint = True, previous.fingerprint
+                state.deployments, state.max_runs = previous.deployments, previous.max_runs
+        fingerprint = deployment_fingerprint()
+        if (redeploy or not state.deployed or state.max_runs != max_runs or state.fingerprint != fingerprint
+                or not _deployments_present(state)):
             state.max_runs = max_runs
             _register(state, say)
+            state.fingerprint = fingerprint
+            _write_state(state)
+        else:
+            say("deployments already registered (deployments/prefect.yaml and the flows unchanged)")
         if state.worker is None or not state.worker.alive():
             _start_worker(state, say)
         else:
@@ -189,6 +202,23 @@ def up(
         _wait_ui(state)
         _write_state(state)
         return state
+
+
+def deployment_fingerprint() -> str:
+    """A digest of what the deployments are made from: prefect.yaml, the registration script,
+    the flows and the models behind their parameter forms. A change means registering again."""
+    digest = hashlib.sha256()
+    sources = [PREFECT_FILE, REGISTER_SCRIPT, *sorted((PROJECT_DIR / "flows").glob("*.py")),
+               *(PROJECT_DIR / "kafkalab" / name for name in ("spec.py", "launch.py", "profiles.py"))]
+    for source in sources:
+        with contextlib.suppress(OSError):
+            digest.update(str(source.relative_to(PROJECT_DIR)).encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _deployments_present(state: ServerState) -> bool:
+    wanted = {d["name"] for d in state.deployments}
+    return bool(wanted) and wanted <= {d["name"] for d in deployments(state)}
 
 
 def _prefect_prog() -> str:
@@ -283,9 +313,12 @@ def _start_server(port: int | None, prefect_database_url: str | None, max_runs: 
     chosen = _choose_port(port, previous.port if previous else None)  # a taken --port fails before anything starts
     db_url, started_pg = _prefect_database(prefect_database_url, say)
     base = f"http://{HOST}:{chosen}"
+    embedded = not (prefect_database_url or os.environ.get("KAFKALAB_PREFECT_DATABASE_URL", "").strip()
+                    or os.environ.get("DATABASE_URL", "").strip())
     state = ServerState(
         port=chosen, api_url=f"{base}/api", ui_url=base, prefect_database=database.mask_url(db_url),
         started_postgres=started_pg, max_runs=max_runs,
+        database_key=f"embedded:{database.status().data_dir}" if embedded else database.mask_url(db_url),
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     env = _base_env(state)
@@ -366,9 +399,9 @@ def _start_worker(state: ServerState, say: Say) -> None:
 # --------------------------------------------------------------------------- HTTP
 
 
-def _request(url: str, body: Any = None, timeout: float = 5) -> Any:
+def _request(url: str, body: Any = None, timeout: float = 5, method: str | None = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
+    req = urllib.request.Request(url, data=data, method=method or ("GET" if body is None else "POST"),
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback URL we built
         raw = resp.read().decode(errors="replace")
@@ -445,10 +478,41 @@ def deployments(state: ServerState) -> list[dict[str, Any]]:
     for d in found:
         out.append({
             "id": d["id"], "name": f"{flows.get(d['flow_id'], '?')}/{d['name']}", "paused": d.get("paused"),
-            "schedules": [{"slug": s.get("slug"), "active": s.get("active"), "schedule": s.get("schedule")}
-                          for s in d.get("schedules") or []],
+            "schedules": [{"id": s.get("id"), "slug": s.get("slug"), "active": s.get("active"),
+                           "schedule": s.get("schedule")} for s in d.get("schedules") or []],
         })
     return sorted(out, key=lambda d: d["name"])
+
+
+def set_schedules(name: str, active: bool) -> list[str]:
+    """Turn the schedules of deployment `name` (`flow/deployment`, or the deployment's own
+    name) on or off on the running server; one line per schedule changed."""
+    state = running_state()
+    if state is None or not healthy(state):
+        raise EnvironmentProblem("no Prefect server runs: start it with `kafkalab server up`")
+    known = deployments(state)
+    found = [d for d in known if name in (d["name"], d["name"].split("/", 1)[-1])]
+    if not found:
+        raise SpecError(f"server schedule: no deployment {name!r} (deployments: {', '.join(d['name'] for d in known)})")
+    lines = []
+    for d in found:
+        if not d["schedules"]:
+            lines.append(f"{d['name']}: has no schedule")
+        for sched in d["schedules"]:
+            _request(f"{state.api_url}/deployments/{d['id']}/schedules/{sched['id']}", body={"active": active},
+                     method="PATCH")
+            lines.append(f"{d['name']}: schedule {sched['slug'] or sched['id']} ({_describe(sched['schedule'])}) "
+                         + ("on" if active else "paused"))
+    return lines
+
+
+def _describe(schedule: dict[str, Any] | None) -> str:
+    schedule = schedule or {}
+    if schedule.get("cron"):
+        return f"cron {schedule['cron']} {schedule.get('timezone') or 'UTC'}"
+    if schedule.get("interval") is not None:
+        return f"every {schedule['interval']} s"
+    return "rrule" if schedule.get("rrule") else "schedule"
 
 
 # --------------------------------------------------------------------------- status
@@ -478,7 +542,8 @@ def status_lines() -> list[str]:
     if state.server.alive():
         for d in deployments(state):
             schedules = ", ".join(
-                f"{s['slug'] or 'schedule'} {'on' if s['active'] else 'paused'}" for s in d["schedules"]
+                f"{s['slug'] or 'schedule'} {'on' if s['active'] else 'paused'} ({_describe(s['schedule'])})"
+                for s in d["schedules"]
             )
             lines.append(f"deployment {d['name']}" + (f" (schedules: {schedules})" if schedules else "")
                          + f"  {state.ui_url}/deployments/deployment/{d['id']}")

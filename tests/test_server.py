@@ -145,7 +145,7 @@ def test_up_twice_finds_the_running_server(lab):
     status = lab.cli("server", "status").stdout
     assert f"running (pid {state['server']['pid']}), ready" in status
     assert "worker: running" in status and ", online" in status
-    assert "deployment experiment/guide-baseline-nightly (schedules: nightly paused)" in status
+    assert "deployment experiment/guide-baseline-nightly (schedules: nightly paused (cron 0 2 * * * UTC))" in status
 
 
 def test_deployments_pool_and_prefect_database(lab):
@@ -242,33 +242,37 @@ def test_invalid_parameters_are_rejected_with_the_field_named(lab, parameters, f
 def test_a_schedule_runs_the_flow_without_anyone_calling_it(lab):
     from prefect.client.schemas.actions import DeploymentScheduleCreate
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.schedules import IntervalSchedule
 
     async def scheduled(client):
         template = await client.read_deployment_by_name("experiment/experiment")
-        # A short interval whose first run comes due in seconds: the server's scheduler
-        # creates it, the worker picks it up. Nobody creates a flow run here.
-        schedule = IntervalSchedule(interval=timedelta(minutes=10),
-                                    anchor_date=datetime.now(timezone.utc) + timedelta(seconds=3))
+        # Every 20 seconds: the server's scheduler creates the runs, the worker picks them up.
+        # Nobody creates a flow run here.
         deployment_id = await client.create_deployment(
-            flow_id=template.flow_id, name="every-10-minutes", entrypoint=template.entrypoint, path=template.path,
+            flow_id=template.flow_id, name="every-20-seconds", entrypoint=template.entrypoint, path=template.path,
             pull_steps=template.pull_steps, parameter_openapi_schema=template.parameter_openapi_schema,
             enforce_parameter_schema=True, work_pool_name="kafkalab-local", work_queue_name="default",
             parameters={"spec": TINY_SPEC, "spec_file": None},
-            schedules=[DeploymentScheduleCreate(schedule=schedule, active=True, max_scheduled_runs=1)],
+            schedules=[DeploymentScheduleCreate(schedule=IntervalSchedule(interval=timedelta(seconds=20)),
+                                                active=True, max_scheduled_runs=1)],
         )
+        of_it = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
         try:
             deadline = time.monotonic() + 120
-            runs = []
-            while not runs:
-                assert time.monotonic() < deadline, "the scheduler created no run"
+            while True:  # until the worker has taken a scheduled run
+                assert time.monotonic() < deadline, "no scheduled run was started within 120 s"
+                runs = await client.read_flow_runs(deployment_filter=of_it)
+                started = [r for r in runs if r.state and r.state.type != StateType.SCHEDULED]
+                if started:
+                    break
                 await asyncio.sleep(1)
-                runs = await client.read_flow_runs(
-                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
-            first = min(runs, key=lambda r: r.expected_start_time)
-            return await _wait_final(client, first.id)
+            # One is enough: pausing drops the runs the scheduler lined up after it (the
+            # work pool's one slot keeps them from starting meanwhile).
+            await client.pause_deployment(deployment_id)
+            return await _wait_final(client, started[0].id)
         finally:
-            await client.delete_deployment(deployment_id)  # and with it the runs it had scheduled
+            await client.delete_deployment(deployment_id)
 
     final = lab.api(scheduled)
     assert final.auto_scheduled and final.state.is_completed(), final.state
@@ -299,6 +303,29 @@ def test_an_overlapping_scheduled_run_is_cancelled_and_says_so(lab):
     assert taken.state.type == StateType.PENDING
     assert refused.state.type == StateType.CANCELLED
     assert refused.state.message == "Deployment concurrency limit reached."
+
+
+def test_schedules_turned_on_stay_on_when_deployments_are_registered_again(lab):
+    def nightly_active() -> list[bool]:
+        deployment = lab.api(lambda client: client.read_deployment_by_name("experiment/guide-baseline-nightly"))
+        return [s.active for s in deployment.schedules]
+
+    # The documented command turns the nightly schedule on ...
+    on = lab.cli("server", "schedule", "guide-baseline-nightly", "on")
+    assert on.returncode == 0, on.stderr
+    assert on.stdout.strip() == "experiment/guide-baseline-nightly: schedule nightly (cron 0 2 * * * UTC) on"
+    assert nightly_active() == [True]
+    try:
+        # ... and registering prefect.yaml again (where it is paused) keeps it on.
+        again = lab.cli("server", "up", "--redeploy")
+        assert again.returncode == 0, again.stderr
+        assert "kept schedule state experiment/guide-baseline-nightly:nightly=on" in again.stderr
+        assert nightly_active() == [True]
+    finally:
+        off = lab.cli("server", "schedule", "experiment/guide-baseline-nightly", "off")
+    assert off.returncode == 0 and nightly_active() == [False]
+    unknown = lab.cli("server", "schedule", "nightly-typo", "on")
+    assert unknown.returncode == 2 and "no deployment 'nightly-typo' (deployments: experiment/experiment" in unknown.stderr
 
 
 # --------------------------------------------------------------------------- Kubernetes pool
@@ -410,6 +437,18 @@ def test_down_stops_everything_it_started(lab):
     assert "Prefect server: stopped" in lab.cli("server", "status").stdout
     again = lab.cli("server", "down")
     assert again.returncode == 0 and "nothing was running" in again.stdout
+
+
+def test_up_after_down_reuses_the_registered_deployments(lab):
+    up = lab.cli("server", "up")
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "deployments already registered" in up.stderr and "registering" not in up.stderr
+        status = lab.cli("server", "status").stdout
+        assert "deployment experiment/experiment" in status and ", online" in status
+    finally:
+        down = lab.cli("server", "down", timeout=120)
+    assert down.returncode == 0 and "server stopped" in down.stdout
 
 
 def test_cli_names_a_taken_port(lab):
