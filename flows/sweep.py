@@ -19,8 +19,8 @@ from kafkalab.model import RunRecord
 from kafkalab.plan import Cell, plan_sweep
 from kafkalab.platforms.local import LocalCluster
 from kafkalab.processes import install_signal_handlers
-from kafkalab.report import run_summary_rows
 from kafkalab.spec import SweepSpec
+from kafkalab.summary import run_summary_rows
 from tasks.cluster import (
     endpoints, fetch_kafka, install_framework, reassign_partitions, scale_brokers, teardown, wait_broker_ready,
 )

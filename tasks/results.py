@@ -7,9 +7,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from kafkalab.model import RunRecord
-from kafkalab.report import run_summary_rows
 from kafkalab.store import Store
-from kafkalab.summary import experiment_markdown, flow_run_url
+from kafkalab.summary import experiment_markdown, flow_run_url, run_summary_rows
 
 
 @task(name="results database", retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
