@@ -40,10 +40,10 @@ def _label_margin(labels: pd.Series, width_in: float) -> float:
 
 def _thousands(value: float, _pos: int | None = None) -> str:
     if abs(value) >= 1e6:
-        return f"{value / 1e6:.1f}M"
+        return f"{value / 1e6:.4g}M"
     if abs(value) >= 1e3:
-        return f"{value / 1e3:.0f}k"
-    return f"{value:.0f}"
+        return f"{value / 1e3:.4g}k"
+    return f"{value:.4g}"
 
 
 def _series_label(row: pd.Series, profiles: int, what: str = "producers") -> str:
@@ -72,8 +72,9 @@ def throughput_vs_brokers(cells: pd.DataFrame) -> bytes | None:
     )
     sizes = sorted(data["record_size"].unique())
     profiles = data["profile"].nunique()
-    fig = Figure(figsize=(6.4 * min(len(sizes), 3), 4.2 * math.ceil(len(sizes) / 3)))
-    axes = fig.subplots(math.ceil(len(sizes) / 3), min(len(sizes), 3), squeeze=False).ravel()
+    columns = min(len(sizes), 2)
+    fig = Figure(figsize=(6.4 * columns, 4.4 * math.ceil(len(sizes) / columns)))
+    axes = fig.subplots(math.ceil(len(sizes) / columns), columns, squeeze=False).ravel()
     for ax, size in zip(axes, sizes, strict=False):
         part = data[data["record_size"] == size]
         for (producers, profile), line in part.groupby(["producer_instances", "profile"]):
