@@ -16,6 +16,7 @@ from flows.common import run_once
 from kafkalab import experiment as steps
 from kafkalab.errors import KafkalabError
 from kafkalab.model import RunRecord
+from kafkalab.paths import runs_dir
 from kafkalab.plan import Cell, plan_sweep
 from kafkalab.platforms.local import LocalCluster
 from kafkalab.processes import install_signal_handlers
@@ -25,7 +26,7 @@ from tasks.cluster import (
     endpoints, fetch_kafka, install_framework, reassign_partitions, scale_brokers, teardown, wait_broker_ready,
 )
 from tasks.results import prepare_store, store_run
-from tasks.sweeps import advance_progress, close_sweep, open_sweep, publish_cells, start_progress
+from tasks.sweeps import advance_progress, close_sweep, open_sweep, publish_cells, publish_report, start_progress
 from tasks.topics import smoke_test
 
 
@@ -97,6 +98,8 @@ def sweep(spec: SweepSpec, resume: int | None = None) -> int:
             live.stop()
         finally:
             close_sweep(sweep_id, status)
+    if finished > len(done):  # something ran: the report of the whole sweep, stored with its runs
+        publish_report(sweep_id, spec.name, str(runs_dir() / f"sweep-{sweep_id}-report"))
     if failed_cells:
         raise SweepFailed(
             f"sweep {sweep_id}: {len(failed_cells)} runs failed (first: {failed_cells[0]}); "

@@ -8,6 +8,7 @@ works without a set-up step.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ class Store:
         self.url = resolve_url(url)
         self._engine = make_engine(self.url)
         self._migrated = False
+        self.spool_loaded: list = []  # spool.Loaded of the spooled runs the first migrate() stored
 
     def close(self) -> None:
         self._engine.dispose()
@@ -57,6 +59,19 @@ class Store:
         with self._connection() as conn:
             schema.upgrade(conn)
         self._migrated = True
+        self._load_spooled()
+
+    def _load_spooled(self) -> None:
+        """Runs spooled while the database was down (kafkalab.spool): stored now, once."""
+        from kafkalab import spool
+
+        self.spool_loaded = spool.load_pending(self)
+        for loaded in self.spool_loaded:
+            print(
+                f"kafkalab: spooled run {'stored as run ' if loaded.created else 'was already stored as run '}"
+                f"{loaded.run_id} ({loaded.path})",
+                file=sys.stderr,
+            )
 
     def _ready(self) -> None:
         if not self._migrated:
@@ -65,14 +80,25 @@ class Store:
     # -- writing
 
     def save_run(self, record: RunRecord) -> int:
-        """Store one run with all its results in one transaction; returns the run id."""
+        """Store one run with all its results in one transaction; returns the run id.
+
+        A run whose run_key is stored already is not stored again: its id is returned.
+        """
+        return self.save_run_once(record)[0]
+
+    def save_run_once(self, record: RunRecord) -> tuple[int, bool]:
+        """save_run, and whether this call stored it (False: its run_key was there)."""
         self._ready()
         try:
             with self._connection() as conn, conn.begin():
                 experiment_id = _upsert_experiment(conn, record)
                 run_id = conn.execute(
-                    insert(Run).values(_run_row(record, experiment_id)).returning(Run.id)
-                ).scalar_one()
+                    pg_insert(Run).values(_run_row(record, experiment_id))
+                    .on_conflict_do_nothing(index_elements=[Run.run_key]).returning(Run.id)
+                ).scalar_one_or_none()
+                if run_id is None:
+                    existing = conn.execute(select(Run.id).where(Run.run_key == record.run_key)).scalar_one()
+                    return existing, False
                 _insert_producers(conn, run_id, record.producers)
                 if record.consumer is not None:
                     conn.execute(insert(ConsumerResult).values(_consumer_row(run_id, record.consumer)))
@@ -90,7 +116,7 @@ class Store:
                             for step in record.steps
                         ],
                     )
-                return run_id
+                return run_id, True
         except (sqlalchemy.exc.DBAPIError, psycopg.Error) as exc:
             raise KafkalabError(
                 f"could not save run {record.repetition} of {record.experiment!r}: {_first_line(exc)}"
@@ -169,6 +195,8 @@ class Store:
             try:
                 if read_only:
                     conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                else:
+                    conn.begin()  # so that the commit below covers a raw cursor's writes too
                 if params is None:
                     with conn.connection.driver_connection.cursor() as cursor:
                         cursor.execute(sql)  # no parameters: psycopg leaves % alone
@@ -252,6 +280,7 @@ def _run_row(record: RunRecord, experiment_id: int) -> dict[str, Any]:
         "source": record.source,
         "hardware": record.hardware,
         "reference_key": record.reference_key,
+        "run_key": record.run_key,
     }
 
 

@@ -59,3 +59,23 @@ def publish_cells(sweep_name: str, sweep_id: int, rows: list[dict[str, object]])
     """The finished cells so far, one row per run (replaced after each cell)."""
     key = "sweep-" + "".join(c if c.isalnum() else "-" for c in sweep_name.lower())
     create_table_artifact(key=key, table=rows, description=f"Sweep **{sweep_name}** (id {sweep_id}): finished runs")
+
+
+@task(name="sweep report", cache_policy=NO_CACHE)
+def publish_report(sweep_id: int, sweep_name: str, out_dir: str) -> str:
+    """The sweep's HTML report (kafkalab report --sweep), its summary and main chart as artifacts."""
+    from pathlib import Path
+
+    from prefect.artifacts import create_markdown_artifact
+
+    from kafkalab.htmlreport import write_report
+
+    report = write_report(None, Path(out_dir), sweep_id=sweep_id)
+    key = "sweep-" + "".join(c if c.isalnum() else "-" for c in sweep_name.lower()) + "-report"
+    create_markdown_artifact(
+        key=key,
+        markdown=f"{report.summary_markdown}\n\n{report.chart_markdown()}\n\nFull report: `{report.path}`",
+        description=f"Sweep {sweep_id} ({sweep_name}): summary and main chart",
+    )
+    get_run_logger().info("report written to %s", report.path)
+    return str(report.path)

@@ -397,3 +397,12 @@ def test_concurrent_starts_share_one_server(tmp_path: Path) -> None:
     finally:
         assert database.EmbeddedServer(tmp_path / "postgres").stop()
     assert _postgres_processes(tmp_path / "postgres" / "pgdata") == []
+
+
+def test_a_write_without_parameters_is_committed(fresh_db_url):
+    with Store(fresh_db_url) as store:
+        store.query("CREATE TABLE scratch (n int)", read_only=False)
+        store.query("INSERT INTO scratch VALUES (1), (2)", read_only=False)
+        assert store.query("SELECT count(*) FROM scratch")[1] == [(2,)]
+        with pytest.raises(KafkalabError, match="read-only"):
+            store.query("INSERT INTO scratch VALUES (3)")

@@ -177,3 +177,9 @@ def _wait_for_ok_runs(experiment: str, *, at_least: int, timeout_s: float) -> in
 
 def _has_experiment(name: str) -> bool:
     return bool(rows("SELECT 1 AS x FROM experiments WHERE name = :name", name=name))
+
+
+def test_the_sweep_writes_its_report(scale_sweep, lab_env):
+    report = Path(lab_env["KAFKALAB_DATA_DIR"]) / "runs" / f"sweep-{scale_sweep}-report" / "report.html"
+    page = report.read_text()
+    assert f"Sweep {scale_sweep}" in page and "data:image/png;base64," in page
