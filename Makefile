@@ -41,6 +41,7 @@ chromium:
 bench: kafka
 	$(BIN)/python bench/cluster_bringup.py
 	$(BIN)/python bench/pipeline_overhead.py
+	$(BIN)/python bench/server_latency.py
 
 clean-venv:
 	rm -rf $(VENV)

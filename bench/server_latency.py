@@ -13,7 +13,9 @@ directory: the cluster is up, the topic made, the producers started and sending.
 paths run experiments/quickstart.yaml (3 brokers, 3 producers) with fewer records; the
 server path includes the worker's poll (every 2 s) and the start of the flow-run process.
 With the server up, `kafkalab run` records its flow run there; without a server it starts
-a temporary Prefect API of its own: both are measured. Medians over --repeat runs of each.
+a temporary Prefect API of its own: both are measured. Also from the flow runs' own start
+times: "Run" (or the command) until the flow run is Running, the part the path itself
+adds before the same cluster bring-up. Medians over --repeat runs of each.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ async def run_from_deployment(api_url: str, records: int, runs_dir: Path, known:
 
     async with PrefectClient(api_url) as client:
         deployment = await client.read_deployment_by_name("experiment/experiment")
-        t0 = time.monotonic()
+        t0, wall0 = time.monotonic(), time.time()
         created = await client.create_flow_run_from_deployment(
             deployment.id, parameters={"spec_file": SPEC, "overrides": {
                 "name": "bench-server-path", "num_records": records, "settings": ["producer.reporting_interval_ms=200"]}})
@@ -102,11 +104,27 @@ async def run_from_deployment(api_url: str, records: int, runs_dir: Path, known:
             await asyncio.sleep(1)
         if not run.state.is_completed():
             raise SystemExit(f"flow run {run.name}: {run.state.type} {run.state.message}")
-        return latency
+        return latency, run.start_time.timestamp() - wall0
 
 
-def run_from_cli(env: dict[str, str], records: int, runs_dir: Path, known: set[Path]) -> float:
-    t0 = time.monotonic()
+async def flow_start_delay(api_url: str, data_dir: Path, wall0: float) -> float:
+    """Seconds from wall0 until the newest stored run's flow run started (Running)."""
+    from prefect.client.orchestration import PrefectClient
+
+    from kafkalab import database
+    from kafkalab.store import Store
+
+    url = database.EmbeddedServer(data_dir / "postgres").status().url(database.RESULTS_DATABASE)
+    with Store(url) as store:
+        _, rows = store.query("SELECT flow_run_id FROM runs ORDER BY id DESC LIMIT 1", {})
+    async with PrefectClient(api_url) as client:
+        run = await client.read_flow_run(rows[0][0])
+    return run.start_time.timestamp() - wall0
+
+
+def run_from_cli(env: dict[str, str], records: int, runs_dir: Path, known: set[Path],
+                 api_url: str | None = None) -> tuple[float, float | None]:
+    t0, wall0 = time.monotonic(), time.time()
     proc = subprocess.Popen(
         [sys.executable, "-m", "kafkalab.cli", "run", SPEC, "--set", "name=bench-cli-path",
          "--set", f"producer.num_records={records}", "--set", "producer.reporting_interval_ms=200"],
@@ -117,7 +135,8 @@ def run_from_cli(env: dict[str, str], records: int, runs_dir: Path, known: set[P
         _, err = proc.communicate(timeout=900)
     if proc.returncode != 0:
         raise SystemExit(f"kafkalab run failed: {err[-500:]}")
-    return latency
+    start = asyncio.run(flow_start_delay(api_url, runs_dir.parent, wall0)) if api_url else None
+    return latency, start
 
 
 def main() -> int:
@@ -144,17 +163,22 @@ def main() -> int:
             print(f"server up (warm): {warm}", file=sys.stderr)
             api_url = json.loads((data_dir / "server" / "state.json").read_text())["api_url"]
             known: set[Path] = set()
-            server_path, cli_path, ephemeral_path = [], [], []
+            server_path, cli_path, ephemeral_path, server_start, cli_start = [], [], [], [], []
             for i in range(args.repeat):
-                server_path.append(asyncio.run(run_from_deployment(api_url, args.records, runs_dir, known)))
-                cli_path.append(run_from_cli(env, args.records, runs_dir, known))
-                print(f"run {i + 1}: Run button -> first record {server_path[-1]:.1f} s, "
-                      f"kafkalab run (server up) -> first record {cli_path[-1]:.1f} s", file=sys.stderr)
+                latency, start = asyncio.run(run_from_deployment(api_url, args.records, runs_dir, known))
+                server_path.append(latency)
+                server_start.append(start)
+                latency, start = run_from_cli(env, args.records, runs_dir, known, api_url)
+                cli_path.append(latency)
+                cli_start.append(start)
+                print(f"run {i + 1}: Run button -> flow running {server_start[-1]:.1f} s, first record "
+                      f"{server_path[-1]:.1f} s; kafkalab run (server up) -> flow running {cli_start[-1]:.1f} s, "
+                      f"first record {cli_path[-1]:.1f} s", file=sys.stderr)
             # Without a server, `kafkalab run` starts a temporary Prefect API of its own.
             cli(env, "server", "down")
             cli(env, "db", "url")
             for i in range(args.repeat):
-                ephemeral_path.append(run_from_cli(env, args.records, runs_dir, known))
+                ephemeral_path.append(run_from_cli(env, args.records, runs_dir, known)[0])
                 print(f"run {i + 1}: kafkalab run (no server) -> first record {ephemeral_path[-1]:.1f} s",
                       file=sys.stderr)
         finally:
@@ -165,6 +189,10 @@ def main() -> int:
         "machine": f"{os.cpu_count()} cores",
         "server_up_cold_s": {k: round(v, 1) for k, v in cold.items()},
         "server_up_warm_s": {k: round(v, 1) for k, v in warm.items()},
+        "run_button_to_flow_running_s": [round(v, 1) for v in server_start],
+        "cli_with_server_to_flow_running_s": [round(v, 1) for v in cli_start],
+        "median_run_button_to_flow_running_s": round(statistics.median(server_start), 1),
+        "median_cli_to_flow_running_s": round(statistics.median(cli_start), 1),
         "run_button_to_first_record_s": [round(v, 1) for v in server_path],
         "cli_with_server_to_first_record_s": [round(v, 1) for v in cli_path],
         "cli_without_server_to_first_record_s": [round(v, 1) for v in ephemeral_path],

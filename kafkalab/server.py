@@ -177,6 +177,9 @@ def up(
         state = running_state()
         if state is not None:
             say(f"Prefect server already running (pid {state.server.pid}) at {state.ui_url}")
+            if port is not None and port != state.port:
+                say(f"--port {port} not applied: the running server keeps port {state.port} "
+                    "(`kafkalab server down` first to move it)")
             _wait_healthy(state, timeout_s=SERVER_START_TIMEOUT_S)
         else:
             previous = read_state()
