@@ -19,7 +19,7 @@ from kafkalab.model import RunRecord, StepTiming
 from kafkalab.processes import install_signal_handlers
 from kafkalab.spec import ExperimentSpec
 from tasks.cluster import endpoints, fetch_kafka, install_framework, teardown, wait_broker_ready
-from tasks.results import prepare_store, publish_results, store_run
+from tasks.results import prepare_store, publish_results, store_or_spool
 from tasks.topics import smoke_test
 
 
@@ -39,7 +39,7 @@ def experiment(
     spec: ExperimentSpec | None = None,
     spec_file: str | None = None,
     overrides: SpecOverrides | None = None,
-) -> list[int]:
+) -> list[int | None]:
     """Run one experiment spec on a fresh Kafka cluster, `repetitions` times; return the stored run ids.
 
     Args:
@@ -79,10 +79,10 @@ def experiment(
                     topic=spec.topic_name(repetition, attempt), inherited_steps=cluster_steps if not records else [],
                 )
                 records.append(record)
-                run_ids.append(store_run(record))
+                run_ids.append(store_or_spool(record))
                 if record.status == "ok":
                     break
-                logger.warning("run %d failed (%s)", run_ids[-1], record.error)
+                logger.warning("run %s failed (%s)", run_ids[-1], record.error)
             if record.status != "ok":
                 break  # the same case would fail again: stop, keep what was measured
     finally:

@@ -163,6 +163,12 @@ def cmd_results(args: argparse.Namespace) -> int:
     _use_database(args.database_url)
     from kafkalab.store import Store
 
+    if args.action == "import":  # spooled runs (kafkalab.spool): reaching the database loads them, once
+        with Store() as store:
+            store.migrate()
+            created = sum(1 for loaded in store.spool_loaded if loaded.created)
+        print(f"{created} spooled run(s) stored, {len(store.spool_loaded) - created} already present")
+        return 0
     with Store() as store:
         rows = store.results(args.experiment)
     if args.limit:
@@ -284,6 +290,18 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clean(args: argparse.Namespace) -> int:
+    from kafkalab.paths import runs_dir
+    from kafkalab.platforms.local import clean_stale_runs
+
+    cleaned = clean_stale_runs(runs_dir(), on_progress=lambda line: print(line))
+    for run_dir, freed in cleaned:
+        print(f"cleaned {run_dir}: {freed / 1e6:.1f} MB of data removed (configs and logs kept)")
+    if not cleaned:
+        print("nothing to clean")
+    return 0
+
+
 def cmd_kafka(args: argparse.Namespace) -> int:
     from kafkalab import distribution
 
@@ -359,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(func=cmd_sweep)
 
     results = with_db(sub.add_parser("results", help="stored runs, newest first (totals across producers)"))
+    results.add_argument("action", nargs="?", choices=("import",),
+                         help="import: store the runs spooled while the database was down (once each)")
     results.add_argument("--experiment", metavar="NAME")
     results.add_argument("--format", choices=("table", "csv", "json"), default="table")
     results.add_argument("--limit", type=int, default=0, metavar="N")
@@ -396,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--min-previous", type=int, default=3, metavar="N",
                      help="fewest previous ok runs for a verdict (3); fewer: no verdict, exit 0")
     chk.set_defaults(func=cmd_check)
+
+    clean = sub.add_parser("clean", help="stop what run directories of dead kafkalab processes left running, free their data")
+    clean.set_defaults(func=cmd_clean)
 
     kafka = sub.add_parser("kafka", help="fetch the Kafka jars into the cache (once) and show where they are")
     kafka.add_argument("--version", default=None, help="Apache Kafka version (default: the pinned one)")

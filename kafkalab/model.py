@@ -6,6 +6,7 @@ them into a RunRecord, the store writes them; nothing here knows about Prefect o
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -149,3 +150,6 @@ class RunRecord:
     producers: list[ProducerOutcome] = field(default_factory=list)
     consumer: ConsumerOutcome | None = None
     steps: list[StepTiming] = field(default_factory=list)
+    # Set when the engine records the run; the store keeps one row per key, so a run
+    # loaded again (from a spool file, kafkalab.spool) is not stored twice.
+    run_key: str = field(default_factory=lambda: str(uuid.uuid4()))

@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 STATUSES = ("ok", "failed", "cancelled")
@@ -101,6 +101,7 @@ class Run(Base):
         Index("ix_runs_sweep_cell", "sweep_id", "cell_index", "repetition"),
         CheckConstraint("source IN ('measured', 'reference')", name="source"),
         Index("uq_runs_reference_key", "reference_key", unique=True),
+        Index("uq_runs_run_key", "run_key", unique=True),
         # The cookbook's access paths (schema/queries) on a long history.
         Index("ix_runs_experiment_id_started_at", "experiment_id", "started_at"),
         Index("ix_runs_started_at", "started_at"),
@@ -160,6 +161,9 @@ class Run(Base):
     )
     reference_key: Mapped[str | None] = mapped_column(
         comment="stable key of a reference run: source:experiment:repetition"
+    )
+    run_key: Mapped[str | None] = mapped_column(
+        UUID(as_uuid=False), comment="set by the engine when it records the run; stores it once"
     )
 
 

@@ -6,6 +6,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from kafkalab import spool
 from kafkalab.model import RunRecord
 from kafkalab.store import Store
 from kafkalab.summary import experiment_markdown, flow_run_url, run_summary_rows
@@ -25,6 +26,21 @@ def store_run(record: RunRecord) -> int:
         run_id = store.save_run(record)
     get_run_logger().info("stored run %d (%s, repetition %d, %s)", run_id, record.experiment, record.repetition, record.status)
     return run_id
+
+
+def store_or_spool(record: RunRecord) -> int | None:
+    """store_run; when the database stays unreachable through its retries, the run goes to a
+    spool file in its run directory (kafkalab.spool), loaded by the next command that
+    reaches the database. Returns the run id, or None when spooled."""
+    try:
+        return store_run(record)
+    except Exception as exc:  # noqa: BLE001 - a measured run must never be lost
+        path = spool.write(record)
+        get_run_logger().error(
+            "could not store run (%s); spooled to %s: the next kafkalab command that reaches the database "
+            "(or `kafkalab results import`) stores it", exc, path,
+        )
+        return None
 
 
 @task(name="results table", cache_policy=NO_CACHE)

@@ -283,6 +283,27 @@ def reap_stale_clusters(runs_root: Path, *, on_progress: Callable[[str], None] |
     return reaped
 
 
+def clean_stale_runs(runs_root: Path, *, on_progress: Callable[[str], None] | None = None) -> list[tuple[Path, int]]:
+    """`kafkalab clean`: reap clusters of dead processes, then free the data of every stale run.
+
+    Stale run directories (marked STALE by reap_stale_clusters, now or earlier) lose their
+    nodes' data directories; configs, logs and spooled results stay. Returns (run dir, bytes
+    freed) for each directory that held data or processes.
+    """
+    reaped = set(reap_stale_clusters(runs_root, on_progress=on_progress))
+    cleaned: list[tuple[Path, int]] = []
+    for marker in sorted(runs_root.glob("*/STALE")):
+        run_dir = marker.parent
+        freed = 0
+        for data in run_dir.glob("*/data"):
+            if data.is_dir() and not data.is_symlink():
+                freed += sum(f.stat().st_size for f in data.rglob("*") if f.is_file() and not f.is_symlink())
+                shutil.rmtree(data, ignore_errors=True)
+        if freed or run_dir in reaped:
+            cleaned.append((run_dir, freed))
+    return cleaned
+
+
 def _last_meaningful_line(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for ln in reversed(lines):
