@@ -8,6 +8,10 @@ class KafkalabError(Exception):
 class SpecError(KafkalabError):
     """The experiment spec (or a --set value) is invalid; the message names the field."""
 
+    def __init__(self, message: str = "", *args: object):
+        # One line, even when the spec's keys or values hold line breaks.
+        super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"), *args)
+
 
 class EnvironmentProblem(KafkalabError):
     """Something the machine lacks: Java, Maven, a Kafka jar, a reachable database."""

@@ -81,7 +81,7 @@ PROFILES: dict[str, Profile] = {
 def apply_profile(data: dict[str, Any]) -> dict[str, Any]:
     """Raw spec data with its profile's settings filled in beneath the explicit ones."""
     name = data.get("profile")
-    if name is None or name not in PROFILES:
+    if not isinstance(name, str) or name not in PROFILES:
         return data  # no profile, or an unknown name the model reports by field
     profile = PROFILES[name]
     out = dict(data)
