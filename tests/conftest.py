@@ -61,7 +61,7 @@ def _no_stray_embedded_servers(tmp_path_factory: pytest.TempPathFactory) -> Iter
         cmdline = process.info["cmdline"] or []
         if process.info["name"] == "postgres" and "-D" in cmdline[:-1]:
             pgdata = Path(cmdline[cmdline.index("-D") + 1])
-            if str(pgdata).startswith(base):
+            if str(pgdata).startswith(base + os.sep):
                 database.EmbeddedServer(pgdata.parent).stop()
 
 
