@@ -98,6 +98,13 @@ def form_order(schema: dict[str, Any], *_: Any) -> None:
         prop.setdefault("position", position)
 
 
+def _run_name(value: str) -> str:
+    """Experiment and sweep names: stored, shown in the UI, used in directory names."""
+    if not _NAME.match(value):
+        raise ValueError("must start with a letter or digit and hold only letters, digits, '.', '_' or '-' (max 100)")
+    return value
+
+
 def _client_props(value: Any, where: str) -> dict[str, str]:
     """Producer or consumer settings: a mapping, Kafka names, values Kafka would accept."""
     if not isinstance(value, dict):
@@ -220,12 +227,7 @@ class ExperimentSpec(_Strict):
     consumer: ConsumerSpec = Field(default_factory=ConsumerSpec)
     retries: RetrySpec = Field(default_factory=RetrySpec)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("must start with a letter or digit and hold only letters, digits, '.', '_' or '-' (max 100)")
-        return value
+    _name = field_validator("name")(lambda value: _run_name(value))
 
     @model_validator(mode="after")
     def _fits_the_cluster(self) -> ExperimentSpec:
@@ -276,12 +278,7 @@ class SweepSpec(_Strict):
     repetitions: int = Field(1, ge=1, le=100, description="Runs of each cell (the guide averages 5).")
     scaling: ScalingSpec = Field(default_factory=ScalingSpec)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("must start with a letter or digit and hold only letters, digits, '.', '_' or '-' (max 100)")
-        return value
+    _name = field_validator("name")(lambda value: _run_name(value))
 
     @field_validator("axes")
     @classmethod
