@@ -14,7 +14,7 @@ quickstart: kafka
 	$(BIN)/kafkalab run experiments/quickstart.yaml
 
 test: kafka chromium
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp tests
 
 install: $(STAMP)
 

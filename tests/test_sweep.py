@@ -133,15 +133,17 @@ def test_resume_runs_only_what_is_missing(tmp_path, lab_env, kafka_dist):
         "repetitions": 2,
     }))
     env = {**os.environ, **lab_env}
+    # Its own process group: killing the group takes the CLI and its temporary Prefect API
+    # server, while the JVMs (sessions of their own) are left behind as orphans, as after a crash.
     first = subprocess.Popen([sys.executable, "-m", "kafkalab.cli", "sweep", str(spec_file)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         sweep_id = _wait_for_ok_runs("it-sweep-resume", at_least=2, timeout_s=300)
-        first.send_signal(signal.SIGKILL)  # the flow process dies: no teardown runs
+        os.killpg(first.pid, signal.SIGKILL)  # the flow process dies: no teardown runs
         first.wait(timeout=30)
     finally:
         if first.poll() is None:
-            first.kill()
+            os.killpg(first.pid, signal.SIGKILL)
     done_before = {(r["cell_index"], r["repetition"]) for r in rows(
         "SELECT cell_index, repetition FROM runs WHERE sweep_id = :id AND status = 'ok'", id=sweep_id)}
     (orphaned_dir,) = {Path(r["run_dir"]) for r in rows("SELECT run_dir FROM runs WHERE sweep_id = :id", id=sweep_id)}
