@@ -130,8 +130,7 @@ def run_error(producers: list[ProducerOutcome], consumer: ConsumerOutcome | None
 
 def scale_up(cluster: LocalCluster, to_brokers: int, *, on_progress: Progress) -> list[int]:
     """Add brokers to the live cluster (the guide's broker count update); returns the new ids."""
-    added = cluster.add_brokers(to_brokers - len(cluster.brokers), on_progress=on_progress)
-    return added
+    return cluster.add_brokers(to_brokers - len(cluster.brokers), on_progress=on_progress)
 
 
 def scale_down(cluster: LocalCluster, to_brokers: int, *, on_progress: Progress) -> list[int]:
