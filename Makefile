@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 quickstart: kafka
 	$(BIN)/kafkalab run experiments/quickstart.yaml
 
-test: kafka chromium
+test: kafka chromium kube-testbed
 	$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp tests
 
 install: $(STAMP)
@@ -37,6 +37,13 @@ chromium:
 	  echo "installing Debian's chromium (headless browser for the report tests)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
+
+# The Kubernetes test bed (kubetestbed/): kube-apiserver, kube-controller-manager,
+# kube-scheduler and kwok built once with Go into the user cache (several minutes the first
+# time, nothing after), plus Debian's etcd-server when missing (needs root or sudo).
+.PHONY: kube-testbed
+kube-testbed: install
+	$(BIN)/python -m kubetestbed.build
 
 bench: kafka
 	$(BIN)/python bench/cluster_bringup.py

@@ -1,0 +1,6 @@
+"""A real Kubernetes control plane on 127.0.0.1 for tests and benchmarks.
+
+etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the real programs
+(built once from k8s.io/kubernetes by `make kube-testbed`); the nodes are kwok's fake
+nodes, so pods are scheduled, run and finish without containers. See controlplane.py.
+"""
