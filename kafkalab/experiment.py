@@ -36,6 +36,10 @@ def new_run_dir(name: str) -> Path:
 
 def deploy_cluster(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path, *, on_progress: Progress) -> LocalCluster:
     """Step 1: write configs, format storage and start the controller quorum and brokers."""
+    if spec.platform == "kubernetes":  # StatefulSets in a namespace of their own
+        from kafkalab.platforms import kubernetes
+
+        return kubernetes.deploy(spec, dist, run_dir, on_progress=on_progress)
     reap_stale_clusters(runs_dir(), on_progress=on_progress)
     ensure_class_archives(dist, on_progress=on_progress)
     settings = resolve_broker_settings(spec.cluster.broker_config, dist)
@@ -54,6 +58,8 @@ def deploy_cluster(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path,
 
 def create_topic(spec: ExperimentSpec, cluster: LocalCluster, name: str) -> str:
     """Step 2: a run's topic with the spec's partitions, replication and settings."""
+    if cluster.platform == "kubernetes":  # through the platform's Kafka-level seam
+        return cluster.create_topic(spec.topic, name)
     admin.create_topic(
         cluster.bootstrap_servers, name, partitions=spec.topic.partitions,
         replication_factor=spec.topic.replication_factor, config=spec.topic.config,
@@ -63,6 +69,8 @@ def create_topic(spec: ExperimentSpec, cluster: LocalCluster, name: str) -> str:
 
 def smoke_test(spec: ExperimentSpec, cluster: LocalCluster) -> str:
     """Step 5: one message produced and read back through the endpoints."""
+    if cluster.platform == "kubernetes":
+        return cluster.smoke_test()
     return admin.smoke_test(cluster.bootstrap_servers, replication_factor=min(3, len(cluster.brokers)))
 
 
@@ -78,6 +86,9 @@ def producer_fanout(
     spec: ExperimentSpec, cluster: LocalCluster, topic: str, *, on_line: LineSink | None = None
 ) -> list[ProducerOutcome]:
     """Step 6: the producer instances in parallel against the topic; output kept in <run dir>/<topic>/."""
+    if cluster.platform == "kubernetes":  # one Indexed Job
+        return cluster.run_producers(producer_load(spec, topic), spec.producer, client_prefix=f"kafkalab-{topic}",
+                                     on_line=on_line)
     return run_producers(
         cluster.dist, cluster.bootstrap_servers, producer_load(spec, topic), spec.producer.instances,
         cluster.run_dir / topic, client_prefix=f"kafkalab-{topic}", on_line=on_line,
@@ -93,6 +104,8 @@ def consumer_test(
         topic=topic, num_records=c.num_records or max(1, records_sent), timeout_ms=c.timeout_ms,
         props=dict(c.props), heap_mb=c.heap_mb, timeout_s=c.timeout_s,
     )
+    if cluster.platform == "kubernetes":  # a Job of one pod
+        return cluster.run_consumer(load, group=f"kafkalab-{topic}-consumer", on_line=on_line)
     return run_consumer(
         cluster.dist, cluster.bootstrap_servers, load, cluster.run_dir / topic,
         group=f"kafkalab-{topic}-consumer", on_line=on_line,
@@ -153,5 +166,7 @@ def reassign_partitions(cluster: LocalCluster, timeout_s: float) -> dict[str, di
     """Move the existing topics' replicas onto all brokers, new ones included."""
     from kafkalab.reassign import reassign_onto
 
+    if cluster.platform == "kubernetes":
+        return cluster.reassign(timeout_s)
     return reassign_onto(cluster.dist, cluster.bootstrap_servers, cluster.broker_ids, cluster.run_dir,
                          timeout_s=timeout_s)

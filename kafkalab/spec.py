@@ -121,6 +121,68 @@ class _Strict(BaseModel):
     )
 
 
+_QUANTITY = re.compile(r"^(\d+(\.\d+)?)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
+_QUANTITY_MIB = {None: 1 / 2**20, "m": 1 / 2**20 / 1000, "k": 1000 / 2**20, "Ki": 1 / 1024, "Mi": 1, "Gi": 1024,
+                 "Ti": 2**20, "M": 10**6 / 2**20, "G": 10**9 / 2**20, "T": 10**12 / 2**20}
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def _quantity(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not _QUANTITY.match(value) or float(_QUANTITY.match(value).group(1)) <= 0:
+        raise ValueError(f"must be a positive Kubernetes quantity like 500m, 2 or 1Gi, got {value!r}")
+    return value
+
+
+def quantity_mib(value: str) -> float:
+    """A Kubernetes memory quantity in MiB (`1Gi` -> 1024)."""
+    match = _QUANTITY.match(value)
+    assert match is not None
+    return float(match.group(1)) * _QUANTITY_MIB[match.group(3)]
+
+
+class KubernetesSpec(_Strict):
+    """How the cluster and the perf tests run with `platform: kubernetes` (ignored locally)."""
+
+    kubeconfig: str | None = Field(
+        None, description="A kubeconfig file; default KUBECONFIG or ~/.kube/config, else the in-cluster service account."
+    )
+    context: str | None = Field(None, description="The kubeconfig context; default its current one.")
+    image: str | None = Field(None, description="Kafka image of nodes and perf Jobs; default apache/kafka:<kafka_version>.")
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    broker_cpu: str = Field("1", description="CPU request and limit per broker (the guide: 1).")
+    broker_memory: str | None = Field(None, description="Memory request and limit per broker; default twice the heap.")
+    controller_cpu: str = Field("500m", description="CPU request and limit per controller.")
+    controller_memory: str | None = Field(None, description="Memory per controller; default twice its heap.")
+    storage: Literal["persistent", "ephemeral"] = Field(
+        "persistent", description="persistent: a PersistentVolumeClaim per node; ephemeral: an emptyDir (gone with the pod)."
+    )
+    storage_class: str | None = Field(None, description="StorageClass of the node volumes; default the cluster's default class.")
+    storage_size: str = Field("10Gi", description="Volume size per broker (the guide: 5000 MB disk).")
+    controller_storage_size: str = Field("1Gi", description="Volume size per controller.")
+    producer_cpu: str = Field("1", description="CPU request and limit per perf-test pod.")
+    producer_memory: str | None = Field(None, description="Memory per perf-test pod; default twice its heap.")
+    schedule_timeout_s: float = Field(
+        120, gt=0, le=3600, description="A perf-test pod not scheduled after this fails the run (and its Job is deleted)."
+    )
+    index_retries: int = Field(0, ge=0, le=5, description="Retries per producer instance (backoffLimitPerIndex).")
+    teardown_timeout_s: float = Field(300, gt=0, le=3600, description="How long deleting the cluster's namespace may take.")
+
+    _quantities = field_validator(
+        "broker_cpu", "broker_memory", "controller_cpu", "controller_memory", "storage_size",
+        "controller_storage_size", "producer_cpu", "producer_memory",
+    )(lambda value: _quantity(value))
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_SUBDOMAIN.match(value):
+            raise ValueError(f"must be a StorageClass name (lower-case letters, digits, '-', '.'), got {value!r}")
+        return value
+
+
 class ClusterSpec(_Strict):
     """The Kafka cluster: a KRaft controller quorum plus brokers (the guide's `brokers` section)."""
 
@@ -136,6 +198,15 @@ class ClusterSpec(_Strict):
         None, description="A DC/OS options.json (path relative to the spec); its `kafka` section becomes broker settings."
     )
     ready_timeout_s: float = Field(120, gt=0, le=3600, description="How long brokers may take to register.")
+    kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec)
+
+    @model_validator(mode="after")
+    def _memory_fits_heap(self) -> ClusterSpec:
+        for field, memory, heap in (("broker_memory", self.kubernetes.broker_memory, self.heap_mb),
+                                    ("controller_memory", self.kubernetes.controller_memory, self.controller_heap_mb)):
+            if memory is not None and quantity_mib(memory) < heap + 64:
+                raise ValueError(f"cluster.kubernetes.{field}: {memory} leaves no room above the {heap} MB heap")
+        return self
 
     @field_validator("broker_config", mode="before")
     @classmethod
@@ -181,6 +252,9 @@ class ProducerSpec(_Strict):
     heap_mb: int = Field(256, ge=64, le=65536, description="JVM heap per producer instance in MB.")
     reporting_interval_ms: int = Field(5000, ge=100, le=3_600_000, description="Window length of the progress lines.")
     timeout_s: float = Field(1800, gt=0, le=86400, description="An instance still running after this is stopped and failed.")
+    spread: Literal["one-per-node", "spread", "any"] = Field(
+        "any", description="Kubernetes: one-per-node (the guide's hostname UNIQUE), spread (even over nodes) or any."
+    )
 
     @field_validator("throughput")
     @classmethod
@@ -214,7 +288,7 @@ class ExperimentSpec(_Strict):
 
     name: str = Field(..., description="Experiment name; runs are stored under it.")
     description: str = ""
-    platform: Literal["local"] = Field("local", description="Where the cluster runs.")
+    platform: Literal["local", "kubernetes"] = Field("local", description="Where the cluster runs.")
     kafka_version: str = Field(DEFAULT_KAFKA_VERSION, pattern=r"^4\.\d+\.\d+$", description="Apache Kafka 4.x version.")
     repetitions: int = Field(1, ge=1, le=100, description="Runs of the same case (the guide averages 5).")
     profile: ProfileName | None = Field(

@@ -1,0 +1,403 @@
+"""A KRaft cluster on Kubernetes, with the shape of LocalCluster as far as the experiment steps use it.
+
+deploy() creates the namespace and its objects and returns (the nodes start in parallel);
+wait_ready() waits until both StatefulSets report every replica ready and then until the
+brokers are registered. Registration, topics, the smoke test and reassignment are Kafka-level
+steps: they go through `kafka` (a KafkaLevel), by default kafkalab.admin against the brokers'
+headless-service names, which answer where the flow runs inside the cluster. Scaling patches
+the broker StatefulSet's replicas; stop() deletes the namespace and waits until it is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+from kafkalab import admin
+from kafkalab.broker_config import BrokerSettings
+from kafkalab.distribution import KafkaDistribution
+from kafkalab.errors import ClusterError
+from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad
+from kafkalab.model import ConsumerOutcome, ProducerOutcome
+from kafkalab.platforms.kubernetes import manifests as m
+from kafkalab.platforms.kubernetes.jobs import (
+    JobRunner, api_error, consumer_outcome, keep_output, producer_outcome, unscheduled_reason,
+)
+from kafkalab.platforms.local import new_cluster_id
+
+Progress = Callable[[str], None]
+# Container states that will not get better by waiting.
+_FATAL_WAITING = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
+                  "CreateContainerError", "RunContainerError"}
+
+
+def api_client(kubeconfig: str | None = None, context: str | None = None) -> k8s.ApiClient:
+    """A client for the cluster: the spec's kubeconfig, else KUBECONFIG or ~/.kube/config, else the
+    pod's service account (in-cluster). One line naming what is missing when none works."""
+    if kubeconfig:
+        if not Path(kubeconfig).expanduser().is_file():
+            raise ClusterError(f"cluster.kubernetes.kubeconfig: no such file {kubeconfig}")
+        path: str | None = str(Path(kubeconfig).expanduser())
+    else:
+        env = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+        default = Path("~/.kube/config").expanduser()
+        path = env[0] if env else (str(default) if default.is_file() else None)
+    if path:
+        try:
+            return k8s_config.new_client_from_config(config_file=path, context=context, persist_config=False)
+        except Exception as exc:  # noqa: BLE001 - ConfigException, a bad file: one line either way
+            raise ClusterError(f"kubernetes: cannot use kubeconfig {path}: {' '.join(str(exc).split())}") from None
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        configuration = k8s.Configuration()
+        try:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        except Exception as exc:  # noqa: BLE001
+            raise ClusterError(f"kubernetes: in-cluster config failed: {' '.join(str(exc).split())}") from None
+        return k8s.ApiClient(configuration)
+    raise ClusterError(
+        "kubernetes: no cluster to talk to: set cluster.kubernetes.kubeconfig or KUBECONFIG (or ~/.kube/config), "
+        "or run inside a pod with a service account"
+    )
+
+
+class KafkaLevel:
+    """The Kafka-level steps of a Kubernetes cluster, one seam: by default kafkalab.admin (DescribeCluster,
+    CreateTopics, ...) against the bootstrap servers. Tests on fake nodes, where no Kafka runs,
+    pass one that answers from the pod list."""
+
+    def registered_brokers(self, cluster: KubernetesCluster) -> list[admin.BrokerInfo]:
+        return admin.registered_brokers(cluster.endpoint, timeout_s=3)
+
+    def create_topic(self, cluster: KubernetesCluster, name: str, *, partitions: int, replication_factor: int,
+                     config: dict[str, str]) -> None:
+        admin.create_topic(cluster.endpoint, name, partitions=partitions, replication_factor=replication_factor,
+                           config=config)
+
+    def smoke_test(self, cluster: KubernetesCluster, *, replication_factor: int) -> str:
+        return admin.smoke_test(cluster.endpoint, replication_factor=replication_factor)
+
+    def reassign(self, cluster: KubernetesCluster, timeout_s: float) -> dict[str, dict[int, list[int]]]:
+        from kafkalab.reassign import reassign_onto
+
+        return reassign_onto(cluster.dist, cluster.endpoint, cluster.broker_ids, cluster.run_dir, timeout_s=timeout_s)
+
+
+@dataclass
+class BrokerPod:
+    node_id: int  # = the pod's ordinal
+    host: str
+    port: int = m.BROKER_PORT
+
+    @property
+    def name(self) -> str:
+        return f"kafka-broker-{self.node_id}"
+
+
+@dataclass
+class KubernetesCluster:
+    """A KRaft cluster in a namespace of its own (see the module doc)."""
+
+    dist: KafkaDistribution
+    run_dir: Path
+    settings: BrokerSettings
+    options: object  # kafkalab.spec.KubernetesSpec
+    name: str = "kafkalab"
+    kafka_version: str = "4.4.0"
+    heap_mb: int = 512
+    controller_heap_mb: int = 256
+    api: k8s.ApiClient | None = None
+    kafka: KafkaLevel = field(default_factory=KafkaLevel)
+    cluster_label: str = field(default_factory=lambda: secrets.token_hex(4))
+    cluster_id: str = field(default_factory=new_cluster_id)
+    brokers: list[BrokerPod] = field(default_factory=list)
+    controller_count: int = 0
+    poll_s: float = 0.5
+    security: None = None  # SASL/TLS is not offered on this platform yet: PLAINTEXT inside the cluster
+
+    platform = "kubernetes"
+
+    def __post_init__(self) -> None:
+        if self.api is None:
+            self.api = api_client(getattr(self.options, "kubeconfig", None), getattr(self.options, "context", None))
+        self.core = k8s.CoreV1Api(self.api)
+        self.apps = k8s.AppsV1Api(self.api)
+        self.namespace = f"kafkalab-{m.dns_label(self.name, 40)}-{self.cluster_label}"
+        self.layout = m.Layout(
+            namespace=self.namespace, cluster_label=self.cluster_label, kafka_cluster_id=self.cluster_id,
+            image=getattr(self.options, "image", None) or f"apache/kafka:{self.kafka_version}",
+            image_pull_policy=getattr(self.options, "image_pull_policy", "IfNotPresent"),
+        )
+        self.jobs = JobRunner(self.api, self.namespace, poll_s=self.poll_s)
+
+    # -- layout -------------------------------------------------------------------------------
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.layout.bootstrap_servers([b.node_id for b in self.brokers])
+
+    @property
+    def endpoint(self) -> str:
+        """kafkalab's own Kafka calls (admin): the bootstrap servers (PLAINTEXT)."""
+        return self.bootstrap_servers
+
+    client_endpoint = endpoint
+
+    @property
+    def broker_ids(self) -> list[int]:
+        return [b.node_id for b in self.brokers]
+
+    def _resources(self, role: str) -> m.NodeResources:
+        o = self.options
+        heap = self.heap_mb if role == "broker" else self.controller_heap_mb
+        memory = getattr(o, f"{role}_memory", None) or f"{2 * heap}Mi"
+        size = o.storage_size if role == "broker" else o.controller_storage_size
+        return m.NodeResources(cpu=getattr(o, f"{role}_cpu"), memory=memory, heap_mb=heap, storage=o.storage,
+                               storage_class=o.storage_class, storage_size=size)
+
+    def _config_map(self, broker_count: int) -> k8s.V1ConfigMap:
+        broker = m.node_properties(self.layout, "broker", self.settings.applied, self.settings.defaults_for(broker_count))
+        return m.config_map(self.layout, broker, m.node_properties(self.layout, "controller"))
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def deploy(self, brokers: int, controllers: int = 1, *, on_progress: Progress | None = None) -> None:
+        """Namespace, settings, headless services and both StatefulSets; every node starts at once."""
+        self.layout = m.Layout(**{**self.layout.__dict__, "controllers": controllers})
+        self.controller_count = controllers
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        objects = [
+            ("namespace", lambda: self.core.create_namespace(m.namespace(self.layout))),
+            ("config", lambda: self.core.create_namespaced_config_map(self.namespace, self._config_map(brokers))),
+        ]
+        for role in m.ROLES:
+            objects.append((f"service {m.Layout.set_name(role)}", lambda role=role: self.core.create_namespaced_service(
+                self.namespace, m.headless_service(self.layout, role))))
+        objects.append(("controllers", lambda: self.apps.create_namespaced_stateful_set(
+            self.namespace, m.node_stateful_set(self.layout, "controller", controllers, self._resources("controller")))))
+        objects.append(("brokers", lambda: self.apps.create_namespaced_stateful_set(
+            self.namespace, m.node_stateful_set(self.layout, "broker", brokers, self._resources("broker")))))
+        for what, create in objects:
+            try:
+                create()
+            except ApiException as exc:
+                raise ClusterError(f"kubernetes: creating {what} in {self.namespace} failed: {api_error(exc)}") from None
+        self.brokers = [BrokerPod(i, self.layout.host("broker", i)) for i in range(brokers)]
+        (self.run_dir / "kubernetes.txt").write_text(f"namespace {self.namespace}\nimage {self.layout.image}\n")
+        if on_progress:
+            on_progress(f"namespace {self.namespace}: {controllers} controllers, {brokers} brokers ({self.layout.image})")
+
+    def _set_status(self, role: str) -> tuple[int, int]:
+        sts = self.apps.read_namespaced_stateful_set_status(m.Layout.set_name(role), self.namespace)
+        want = sts.spec.replicas or 0
+        ready = (sts.status.ready_replicas or 0) if sts.status else 0
+        if sts.status and (sts.status.observed_generation or 0) < (sts.metadata.generation or 0):
+            ready = min(ready, want - 1) if want else 0  # the controller has not looked at the latest spec yet
+        return ready, want
+
+    def dead_node(self) -> str | None:
+        """A reason when a node pod cannot come up by waiting (crash loop, image pull)."""
+        pods = self.core.list_namespaced_pod(self.namespace, label_selector=f"{m.CLUSTER_LABEL}={self.cluster_label},"
+                                             f"{m.ROLE_LABEL}").items
+        for pod in pods:
+            for status in (pod.status.container_statuses or []) if pod.status else []:
+                waiting = status.state.waiting if status.state else None
+                if waiting is not None and waiting.reason in _FATAL_WAITING:
+                    return f"{pod.metadata.name}: {waiting.reason}: {' '.join((waiting.message or '').split())}"[:400]
+        return None
+
+    def _not_ready(self) -> str:
+        """What the nodes still wait for: pods not ready and why (unscheduled, waiting)."""
+        pods = self.core.list_namespaced_pod(self.namespace, label_selector=f"{m.CLUSTER_LABEL}={self.cluster_label},"
+                                             f"{m.ROLE_LABEL}").items
+        notes = []
+        for pod in sorted(pods, key=lambda p: p.metadata.name):
+            ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+            if ready:
+                continue
+            reason = unscheduled_reason(pod) or (pod.status.phase if pod.status else "Unknown")
+            notes.append(f"{pod.metadata.name}: {reason}")
+        return "; ".join(notes)[:500] or "waiting for the StatefulSet controller"
+
+    def wait_sets_ready(self, timeout_s: float) -> None:
+        """Both StatefulSets report every replica ready."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status = {role: self._set_status(role) for role in m.ROLES}
+            if all(ready >= want for ready, want in status.values()):
+                return
+            if reason := self.dead_node():
+                raise ClusterError(reason)
+            if time.monotonic() > deadline:
+                shown = ", ".join(f"{role}s {ready}/{want} ready" for role, (ready, want) in status.items())
+                raise ClusterError(f"{self.namespace}: {shown} after {timeout_s:.0f}s ({self._not_ready()})")
+            time.sleep(self.poll_s)
+
+    def wait_ready(self, broker_ids: list[int] | None = None, *, timeout_s: float = 120,
+                   on_ready: Callable[[admin.BrokerInfo], None] | None = None) -> list[admin.BrokerInfo]:
+        """Readiness: the StatefulSets' replicas ready, then every expected broker registered."""
+        deadline = time.monotonic() + timeout_s
+        self.wait_sets_ready(timeout_s)
+        expected = set(self.broker_ids if broker_ids is None else broker_ids)
+        seen: set[int] = set()
+        last = "no answer yet"
+        while True:
+            try:
+                brokers = self.kafka.registered_brokers(self)
+                for broker in brokers:
+                    if broker.node_id in expected and broker.node_id not in seen:
+                        seen.add(broker.node_id)
+                        if on_ready:
+                            on_ready(broker)
+                if expected <= seen:
+                    return sorted((b for b in brokers if b.node_id in expected), key=lambda b: b.node_id)
+                last = f"registered: {sorted(seen)}, waiting for {sorted(expected - seen)}"
+            except ClusterError as exc:
+                last = str(exc)
+            if time.monotonic() > deadline:
+                raise ClusterError(f"brokers not ready after {timeout_s:.0f}s ({last})")
+            time.sleep(self.poll_s)
+
+    def scale_to(self, brokers: int, *, timeout_s: float = 300, on_progress: Progress | None = None) -> None:
+        """Patch the broker StatefulSet's replicas and wait: new pods ready, removed pods gone."""
+        if brokers < 1:
+            raise ClusterError(f"cannot scale to {brokers} brokers")
+        try:
+            self.core.replace_namespaced_config_map(m.CONFIG_MAP, self.namespace, self._config_map(brokers))
+            self.apps.patch_namespaced_stateful_set(
+                m.Layout.set_name("broker"), self.namespace, {"spec": {"replicas": brokers}},
+                _content_type="application/merge-patch+json",
+            )
+        except ApiException as exc:
+            raise ClusterError(f"kubernetes: scaling {self.namespace} to {brokers} brokers failed: {api_error(exc)}") from None
+        before = len(self.brokers)
+        self.brokers = [BrokerPod(i, self.layout.host("broker", i)) for i in range(brokers)]
+        if on_progress:
+            on_progress(f"broker StatefulSet {before} -> {brokers} replicas")
+        self.wait_sets_ready(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while brokers < before:
+            names = {p.metadata.name for p in self.core.list_namespaced_pod(
+                self.namespace, label_selector=f"{m.CLUSTER_LABEL}={self.cluster_label},{m.ROLE_LABEL}=broker").items}
+            left = sorted(n for n in names if int(n.rsplit("-", 1)[1]) >= brokers)
+            if not left:
+                break
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{self.namespace}: brokers {left} still there {timeout_s:.0f}s after scaling down")
+            time.sleep(self.poll_s)
+
+    def add_brokers(self, count: int, *, on_progress: Progress | None = None) -> list[int]:
+        """Scale up (the guide's broker count update): the new brokers get the next ordinals / node ids."""
+        first = len(self.brokers)
+        self.scale_to(first + count, on_progress=on_progress)
+        return list(range(first, first + count))
+
+    def remove_brokers(self, broker_ids: list[int], grace_s: float = 30) -> None:
+        """Scale down: a StatefulSet removes its highest ordinals (the newest brokers), with their
+        controlled shutdown (the pod's grace period) and their volumes."""
+        keep = len(self.brokers) - len(broker_ids)
+        if sorted(broker_ids) != list(range(keep, len(self.brokers))):
+            raise ClusterError(f"kubernetes: only the newest brokers can be removed ({keep}..{len(self.brokers) - 1}), "
+                               f"not {sorted(broker_ids)}")
+        self.scale_to(keep)
+
+    def reassign(self, timeout_s: float) -> dict[str, dict[int, list[int]]]:
+        return self.kafka.reassign(self, timeout_s)
+
+    def stop(self, grace_s: float = 10) -> None:
+        """Delete the namespace (everything in it goes with it) and wait until it is gone, bounded."""
+        timeout_s = getattr(self.options, "teardown_timeout_s", 300)
+        try:
+            self.core.delete_namespace(self.namespace, body=k8s.V1DeleteOptions(propagation_policy="Background"))
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise ClusterError(f"kubernetes: deleting namespace {self.namespace} failed: {api_error(exc)}") from None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                ns = self.core.read_namespace(self.namespace)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return
+                raise ClusterError(f"kubernetes: reading namespace {self.namespace}: {api_error(exc)}") from None
+            if time.monotonic() > deadline:
+                conditions = [f"{c.type}: {c.message}" for c in (ns.status.conditions or []) if c.status == "True"] \
+                    if ns.status else []
+                raise ClusterError(f"kubernetes: namespace {self.namespace} still terminating after {timeout_s:.0f}s"
+                                   + (f" ({'; '.join(conditions)[:300]})" if conditions else ""))
+            time.sleep(self.poll_s)
+
+    def remove_data(self) -> None:
+        """Nothing to free here: the volumes went with the namespace."""
+
+    # -- Kafka-level steps through the seam ---------------------------------------------------
+
+    def create_topic(self, topic, name: str) -> str:
+        """A run's topic (kafkalab.spec.TopicSpec settings) through the Kafka-level seam."""
+        self.kafka.create_topic(self, name, partitions=topic.partitions, replication_factor=topic.replication_factor,
+                                config=dict(topic.config))
+        return name
+
+    def smoke_test(self) -> str:
+        return self.kafka.smoke_test(self, replication_factor=min(3, len(self.brokers)))
+
+    # -- perf tests as Jobs -------------------------------------------------------------------
+
+    def _perf_pod(self, heap_mb: int) -> m.PerfPod:
+        o = self.options
+        return m.PerfPod(cpu=o.producer_cpu, memory=o.producer_memory or f"{2 * heap_mb}Mi", heap_mb=heap_mb)
+
+    def _job_name(self, kind: str, topic: str) -> str:
+        return f"{kind}-{m.dns_label(topic, 40)}-{secrets.token_hex(2)}"
+
+    def run_producers(self, load: ProducerLoad, producer, *, client_prefix: str, on_line: LineSink | None = None,
+                      on_go: Callable[[], None] | None = None) -> list[ProducerOutcome]:
+        """The fan-out: one Indexed Job of `producer.instances` pods spread per `producer.spread`;
+        one ProducerOutcome per instance, as the local fan-out returns. `on_go` is called once
+        every instance's pod runs."""
+        instances = producer.instances
+        name = self._job_name("producers", load.topic)
+        labels = {m.PERF_JOB_LABEL: name}
+        secret = m.client_secret(self.layout, f"{name}-client", {**load.props, "bootstrap.servers": self.bootstrap_servers},
+                                 labels)
+        job = m.producer_job(
+            self.layout, name=name, secret=secret.metadata.name, load=load, instances=instances,
+            spread=producer.spread, pod=self._perf_pod(load.heap_mb), client_prefix=f"{client_prefix}-producer",
+            index_retries=self.options.index_retries, deadline_s=load.timeout_s + self.options.schedule_timeout_s,
+        )
+        result = self.jobs.run(job, secret, completions=instances, schedule_timeout_s=self.options.schedule_timeout_s,
+                               timeout_s=load.timeout_s, what=f"producers x{instances}", on_started=on_go)
+        work_dir = self.run_dir / load.topic
+        outcomes = []
+        for index, pod in sorted(result.pods.items()):
+            outcome = producer_outcome(index, pod, client_id=f"{client_prefix}-producer-{index}", load=load,
+                                       read_log=self.jobs.read_log)
+            if result.timed_out and outcome.exit_code is None:
+                outcome.error = f"still running after {load.timeout_s:.0f}s, stopped"
+            keep_output(work_dir, f"producer-{index}", outcome.raw_output, on_line)
+            outcomes.append(outcome)
+        return outcomes
+
+    def run_consumer(self, load: ConsumerLoad, *, group: str, on_line: LineSink | None = None) -> ConsumerOutcome:
+        """The consumer test as a Job of one pod; same result path as the producers'."""
+        name = self._job_name("consumer", load.topic)
+        secret = m.client_secret(self.layout, f"{name}-client", dict(load.props), {m.PERF_JOB_LABEL: name})
+        job = m.consumer_job(self.layout, name=name, secret=secret.metadata.name, load=load,
+                             bootstrap=self.bootstrap_servers, group=group, pod=self._perf_pod(load.heap_mb),
+                             deadline_s=load.timeout_s + self.options.schedule_timeout_s)
+        result = self.jobs.run(job, secret, completions=1, schedule_timeout_s=self.options.schedule_timeout_s,
+                               timeout_s=load.timeout_s, what="consumer test")
+        outcome = consumer_outcome(result.pods.get(0), load=load, read_log=self.jobs.read_log)
+        if result.timed_out and outcome.exit_code is None:
+            outcome.error = f"still running after {load.timeout_s:.0f}s, stopped"
+            outcome.status = "failed"
+        keep_output(self.run_dir / load.topic, "consumer", outcome.raw_output, on_line)
+        return outcome

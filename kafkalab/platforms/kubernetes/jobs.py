@@ -1,0 +1,313 @@
+"""Perf tests as Kubernetes Jobs: run one, watch that its pods get scheduled, collect the results.
+
+A pod's result is its termination message (the container writes the tool's summary lines
+to /dev/termination-log; with FallbackToLogsOnError a failed container's log tail stands in),
+and its log, read raw, for the progress windows and the output kept with the run. With
+per-index retries an instance may have several pods: the Succeeded one counts.
+
+A Job whose pods cannot be scheduled (more `one-per-node` producers than nodes, no room)
+fails after `schedule_timeout_s` with the scheduler's own reason, and is deleted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from kafkalab import perftools
+from kafkalab.errors import ClusterError
+from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad, _producer_error
+from kafkalab.model import ConsumerOutcome, ProducerOutcome, ProducerOutput
+from kafkalab.platforms.kubernetes.manifests import COMPLETION_INDEX_ANNOTATION, PERF_JOB_LABEL
+
+ReadLog = Callable[[k8s.V1Pod], str | None]
+
+
+class SchedulingError(ClusterError):
+    """A perf-test pod stayed unschedulable past the timeout; its Job was deleted."""
+
+
+def api_error(exc: ApiException) -> str:
+    """The API server's own message (one line), not the whole HTTP dump."""
+    import json
+
+    try:
+        message = json.loads(exc.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return (message or f"{exc.status} {exc.reason}").replace("\n", " ")
+
+
+# --- reading pods (pure) ------------------------------------------------------------------------
+
+
+def completion_index(pod: k8s.V1Pod) -> int | None:
+    meta = pod.metadata
+    for source in (meta.annotations or {}, meta.labels or {}):
+        value = source.get(COMPLETION_INDEX_ANNOTATION)
+        if value is not None and str(value).isdigit():
+            return int(value)
+    return None
+
+
+def terminated(pod: k8s.V1Pod) -> k8s.V1ContainerStateTerminated | None:
+    for status in (pod.status.container_statuses or []) if pod.status else []:
+        if status.state is not None and status.state.terminated is not None:
+            return status.state.terminated
+    return None
+
+
+def _finished_at(pod: k8s.V1Pod) -> datetime:
+    term = terminated(pod)
+    stamp = (term.finished_at if term else None) or pod.metadata.creation_timestamp
+    return stamp or datetime.min.replace(tzinfo=timezone.utc)
+
+
+def pick_pods(pods: Iterable[k8s.V1Pod], completions: int) -> dict[int, k8s.V1Pod | None]:
+    """The pod that counts for each completion index: the Succeeded one (the latest, should there
+    be several), else the latest attempt (failed, or still pending when the Job was stopped)."""
+    by_index: dict[int, list[k8s.V1Pod]] = {i: [] for i in range(completions)}
+    for pod in pods:
+        index = completion_index(pod)
+        index = 0 if index is None else index  # a non-indexed Job's pods
+        if index in by_index:
+            by_index[index].append(pod)
+    picked: dict[int, k8s.V1Pod | None] = {}
+    for index, candidates in by_index.items():
+        succeeded = [p for p in candidates if p.status and p.status.phase == "Succeeded"]
+        pool = succeeded or candidates
+        picked[index] = max(pool, key=_finished_at) if pool else None
+    return picked
+
+
+def unscheduled_reason(pod: k8s.V1Pod) -> str | None:
+    """Why the scheduler has not placed the pod (its PodScheduled condition), or None if placed."""
+    if pod.spec and pod.spec.node_name:
+        return None
+    for cond in (pod.status.conditions or []) if pod.status else []:
+        if cond.type == "PodScheduled" and cond.status != "True":
+            return " ".join(f"{cond.reason or 'Unschedulable'}: {cond.message or 'no reason given'}".split())
+    return "not scheduled yet"
+
+
+def _when(value: datetime | None) -> datetime:
+    return value if value is not None else datetime.now(timezone.utc)
+
+
+def producer_outcome(index: int, pod: k8s.V1Pod | None, *, client_id: str, load: ProducerLoad,
+                     read_log: ReadLog) -> ProducerOutcome:
+    """One instance's outcome from its pod, parsed with the same parser and rules as a local run."""
+    now = datetime.now(timezone.utc)
+    if pod is None:
+        return ProducerOutcome(
+            instance=index, client_id=client_id, status="failed", records_requested=load.num_records, exit_code=None,
+            output=ProducerOutput(windows=[], summary=None), raw_output="", started_at=now, finished_at=now,
+            error="no pod ran for this instance",
+        )
+    term = terminated(pod)
+    message = (term.message if term else None) or ""
+    log = read_log(pod)
+    raw = log if log is not None else message
+    output = perftools.parse_producer_output(raw)
+    from_message = perftools.parse_producer_output(message)
+    if from_message.summary is not None:  # the termination message is what the pod itself reported
+        output = ProducerOutput(windows=output.windows, summary=from_message.summary,
+                                steady_state=from_message.steady_state or output.steady_state)
+    exit_code = term.exit_code if term else None
+    if term is None:
+        phase = pod.status.phase if pod.status else "Unknown"
+        error = f"pod {pod.metadata.name} did not finish ({phase})"
+    else:
+        error = _producer_error(exit_code, output, load.num_records, raw)
+    return ProducerOutcome(
+        instance=index, client_id=client_id, status="failed" if error else "ok", records_requested=load.num_records,
+        exit_code=exit_code, output=output, raw_output=raw,
+        started_at=_when(term.started_at if term else None), finished_at=_when(term.finished_at if term else None),
+        error=error,
+    )
+
+
+def consumer_outcome(pod: k8s.V1Pod | None, *, load: ConsumerLoad, read_log: ReadLog) -> ConsumerOutcome:
+    now = datetime.now(timezone.utc)
+    term = terminated(pod) if pod is not None else None
+    message = (term.message if term else None) or ""
+    log = read_log(pod) if pod is not None else None
+    raw = log if log is not None else message
+    summary = perftools.parse_consumer_output(message) or perftools.parse_consumer_output(raw)
+    hint = perftools.first_error_line(raw)
+    exit_code = term.exit_code if term else None
+    if pod is None:
+        error = "no pod ran for the consumer test"
+    elif term is None:
+        error = f"pod {pod.metadata.name} did not finish ({pod.status.phase if pod.status else 'Unknown'})"
+    elif exit_code != 0:
+        error = f"exited with code {exit_code}" + (f": {hint}" if hint else "")
+    elif summary is None:
+        error = "printed no result" + (f": {hint}" if hint else "")
+    elif summary.messages < load.num_records:
+        error = f"consumed {summary.messages} of {load.num_records} records before its {load.timeout_ms} ms timeout"
+    else:
+        error = None
+    return ConsumerOutcome(
+        status="failed" if error else "ok", messages_requested=load.num_records, exit_code=exit_code, summary=summary,
+        raw_output=raw, started_at=_when(term.started_at if term else now),
+        finished_at=_when(term.finished_at if term else now), error=error,
+    )
+
+
+# --- running a Job ------------------------------------------------------------------------------
+
+
+@dataclass
+class JobResult:
+    pods: dict[int, k8s.V1Pod | None]
+    timed_out: bool = False
+
+
+class JobRunner:
+    """Creates a perf-test Job (and its client-config Secret), waits, returns its pods, cleans up."""
+
+    def __init__(self, api: k8s.ApiClient, namespace: str, *, poll_s: float = 0.5) -> None:
+        self.core = k8s.CoreV1Api(api)
+        self.batch = k8s.BatchV1Api(api)
+        self.namespace = namespace
+        self.poll_s = poll_s
+
+    def read_log(self, pod: k8s.V1Pod) -> str | None:
+        """The container's whole log as the bytes the kubelet served, decoded (not re-serialized)."""
+        try:
+            resp = self.core.read_namespaced_pod_log(
+                pod.metadata.name, self.namespace, container="perf", _preload_content=False
+            )
+            data = resp.data
+            return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
+        except (ApiException, OSError, ValueError):
+            return None
+        except Exception:  # noqa: BLE001 - a log that cannot be read leaves the termination message
+            return None
+
+    def pods(self, job_name: str) -> list[k8s.V1Pod]:
+        return self.core.list_namespaced_pod(self.namespace, label_selector=f"{PERF_JOB_LABEL}={job_name}").items
+
+    def run(self, job: k8s.V1Job, secret: k8s.V1Secret, *, completions: int, schedule_timeout_s: float,
+            timeout_s: float, what: str, on_started: Callable[[], None] | None = None) -> JobResult:
+        """Run the Job to its end; `on_started` is called once every one of its pods runs (the fan-out's start)."""
+        name = job.metadata.name
+        try:
+            self.core.create_namespaced_secret(self.namespace, secret)
+            self.batch.create_namespaced_job(self.namespace, job)
+        except ApiException as exc:
+            self._delete(name, secret.metadata.name)
+            raise ClusterError(f"{what}: the API server refused Job {name}: {api_error(exc)}") from None
+        try:
+            return self._wait(name, completions=completions, schedule_timeout_s=schedule_timeout_s,
+                              timeout_s=timeout_s, what=what, on_started=on_started)
+        finally:
+            self._delete(name, secret.metadata.name)
+
+    def _wait(self, name: str, *, completions: int, schedule_timeout_s: float, timeout_s: float, what: str,
+              on_started: Callable[[], None] | None) -> JobResult:
+        started = time.monotonic()
+        unscheduled_since: dict[str, float] = {}
+        while True:
+            job = self.batch.read_namespaced_job_status(name, self.namespace)
+            pods = self.pods(name)
+            if on_started is not None and _all_started(pods, completions):
+                on_started()
+                on_started = None
+            if _finished(job):
+                if on_started is not None:
+                    on_started()
+                return JobResult(pick_pods(pods, completions))
+            now = time.monotonic()
+            for pod in pods:
+                reason = unscheduled_reason(pod) if not (pod.status and pod.status.phase in ("Succeeded", "Failed")) else None
+                if reason is None:
+                    unscheduled_since.pop(pod.metadata.uid, None)
+                    continue
+                first = unscheduled_since.setdefault(pod.metadata.uid, now)
+                if now - first > schedule_timeout_s:
+                    reason = self._scheduler_event(pod) or reason
+                    index = completion_index(pod)
+                    which = f"instance {index}, " if index is not None and completions > 1 else ""
+                    raise SchedulingError(
+                        f"{what}: pod {pod.metadata.name} ({which}{len(pods)} pods) not scheduled after "
+                        f"{schedule_timeout_s:.0f}s: {reason}; Job {name} deleted"
+                    )
+            if not pods and now - started > schedule_timeout_s:
+                raise SchedulingError(f"{what}: Job {name} created no pod in {schedule_timeout_s:.0f}s: "
+                                      f"{self._job_event(name) or 'no event'}; Job deleted")
+            if now - started > timeout_s + schedule_timeout_s:
+                return JobResult(pick_pods(pods, completions), timed_out=True)
+            time.sleep(self.poll_s)
+
+    def _scheduler_event(self, pod: k8s.V1Pod) -> str | None:
+        """The latest FailedScheduling event of the pod, when its condition says less."""
+        try:
+            events = self.core.list_namespaced_event(
+                self.namespace, field_selector=f"involvedObject.name={pod.metadata.name},reason=FailedScheduling"
+            ).items
+        except ApiException:
+            return None
+        if not events:
+            return None
+        latest = max(events, key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
+        return f"FailedScheduling: {' '.join((latest.message or '').split())}" if latest.message else None
+
+    def _job_event(self, name: str) -> str | None:
+        try:
+            events = self.core.list_namespaced_event(self.namespace, field_selector=f"involvedObject.name={name}").items
+        except ApiException:
+            return None
+        return " ".join((events[-1].message or "").split()) if events else None
+
+    def _delete(self, job_name: str, secret_name: str, *, timeout_s: float = 60) -> None:
+        """Delete the Job with its pods (foreground: the Job goes once its pods are gone) and wait."""
+        body = k8s.V1DeleteOptions(propagation_policy="Foreground", grace_period_seconds=0)
+        for delete, target in ((self.batch.delete_namespaced_job, job_name),
+                               (self.core.delete_namespaced_secret, secret_name)):
+            try:
+                delete(target, self.namespace, body=body)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise ClusterError(f"deleting {target}: {api_error(exc)}") from None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                self.batch.read_namespaced_job(job_name, self.namespace)
+            except ApiException as exc:
+                if exc.status == 404 and not self.pods(job_name):
+                    return
+            else:
+                time.sleep(self.poll_s)
+                continue
+            time.sleep(self.poll_s)
+        raise ClusterError(f"Job {job_name} still there {timeout_s:.0f}s after it was deleted")
+
+
+def _all_started(pods: list[k8s.V1Pod], completions: int) -> bool:
+    running = {completion_index(p) or 0 for p in pods
+               if p.status and p.status.phase in ("Running", "Succeeded", "Failed")}
+    return len(running) >= completions
+
+
+def _finished(job: k8s.V1Job) -> bool:
+    for cond in (job.status.conditions or []) if job.status else []:
+        if cond.type in ("Complete", "Failed") and cond.status == "True":
+            return True
+    return False
+
+
+def keep_output(work_dir: Path, name: str, text: str, on_line: LineSink | None) -> None:
+    """The tool's output, as a local run keeps it: <run dir>/<topic>/<name>.log, and line by line to on_line."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / f"{name}.log").write_text(text, encoding="utf-8")
+    if on_line:
+        for line in text.splitlines():
+            on_line(name, line)

@@ -1,0 +1,408 @@
+"""The Kubernetes objects of a kafkalab cluster and of its perf-test Jobs: pure functions, no API calls.
+
+A cluster lives in a namespace of its own (labelled, so teardown and `kubectl get ns -l
+app.kubernetes.io/managed-by=kafkalab` find it): a ConfigMap with the broker and controller
+settings (the same mapping the local platform writes into server.properties), a headless
+Service and a StatefulSet per role. The container command computes node.id from the pod's
+ordinal (kafka-broker-2 -> 2, kafka-controller-0 -> 1000, as locally), formats its storage
+for the cluster id and starts the node; the image is the official apache/kafka.
+
+Perf tests are Jobs in the same image: the producer fan-out one Indexed Job (completion
+index = instance), the consumer test a plain Job. Client settings come from a Secret
+mounted as a file, never from the command line; the summary line goes to the
+termination message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kubernetes import client as k8s
+
+from kafkalab import perftools
+from kafkalab.properties import render_properties
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+CLUSTER_LABEL = "kafkalab.io/cluster"
+ROLE_LABEL = "kafkalab.io/role"
+PERF_JOB_LABEL = "kafkalab.io/perf-job"
+COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
+HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
+
+BROKER_PORT = 9092
+CONTROLLER_PORT = 9093
+CONTROLLER_ID_BASE = 1000  # controllers 1000.., brokers 0..N-1, as on the local platform
+KAFKA_UID = 1000  # appuser of the apache/kafka image
+DATA_DIR = "/var/lib/kafka/data"
+CONFIG_DIR = "/etc/kafkalab"
+CLIENT_CONFIG_DIR = "/etc/kafkalab/client"
+WORK_DIR = "/tmp/kafkalab"  # inside the container: the copied client config, the tool's output
+KAFKA_BIN = "/opt/kafka/bin"
+PRODUCER_TOOL = f"{KAFKA_BIN}/kafka-producer-perf-test.sh"
+CONSUMER_TOOL = f"{KAFKA_BIN}/kafka-consumer-perf-test.sh"
+# What a perf pod keeps as its termination message (at most 4096 bytes): the result lines.
+PRODUCER_RESULT_LINES = r" ms 99\.9th\."
+CONSUMER_RESULT_LINES = r"^(start\.time|[0-9]{4}-[0-9]{2}-[0-9]{2} )"
+
+ROLES = ("controller", "broker")
+
+
+def dns_label(text: str, max_len: int = 63) -> str:
+    """`Guide Baseline_2` -> `guide-baseline-2`: a valid DNS-1123 label (names of namespaces, Jobs)."""
+    label = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    label = re.sub(r"-{2,}", "-", label)[:max_len].strip("-")
+    return label or "x"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a cluster's objects live and how its nodes find each other."""
+
+    namespace: str
+    cluster_label: str  # value of kafkalab.io/cluster on every object
+    kafka_cluster_id: str  # the KRaft cluster id every node is formatted with
+    image: str
+    image_pull_policy: str = "IfNotPresent"
+    controllers: int = 1
+
+    def labels(self, role: str | None = None) -> dict[str, str]:
+        out = {MANAGED_BY: "kafkalab", CLUSTER_LABEL: self.cluster_label}
+        if role:
+            out[ROLE_LABEL] = role
+            out["app.kubernetes.io/name"] = "kafka"
+            out["app.kubernetes.io/component"] = role
+        return out
+
+    @staticmethod
+    def set_name(role: str) -> str:
+        """StatefulSet and its headless Service: kafka-broker, kafka-controller."""
+        return f"kafka-{role}"
+
+    def host(self, role: str, ordinal: int) -> str:
+        """The DNS name of a node's pod through its headless Service."""
+        name = self.set_name(role)
+        return f"{name}-{ordinal}.{name}.{self.namespace}.svc"
+
+    @property
+    def quorum_voters(self) -> str:
+        return ",".join(
+            f"{CONTROLLER_ID_BASE + i}@{self.host('controller', i)}:{CONTROLLER_PORT}" for i in range(self.controllers)
+        )
+
+    def bootstrap_servers(self, broker_ordinals: list[int]) -> str:
+        return ",".join(f"{self.host('broker', i)}:{BROKER_PORT}" for i in broker_ordinals)
+
+    def meta(self, name: str, role: str | None = None, extra_labels: Mapping[str, str] | None = None) -> k8s.V1ObjectMeta:
+        return k8s.V1ObjectMeta(name=name, namespace=self.namespace, labels={**self.labels(role), **(extra_labels or {})})
+
+
+# --- the cluster ---------------------------------------------------------------------------
+
+
+def namespace(layout: Layout) -> k8s.V1Namespace:
+    return k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=layout.namespace, labels=layout.labels()))
+
+
+def node_properties(layout: Layout, role: str, broker_settings: Mapping[str, str] | None = None,
+                    broker_defaults: Mapping[str, str] | None = None) -> dict[str, str]:
+    """server.properties shared by every node of a role; node.id and the advertised host are added per pod.
+
+    Brokers: the defaults for the broker count, kafkalab's listeners, then the spec's settings
+    (kafkalab.broker_config.resolve_broker_settings, the same as locally).
+    """
+    common = {
+        "process.roles": role,
+        "controller.quorum.voters": layout.quorum_voters,
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    }
+    if role == "controller":
+        return {**common, "listeners": f"CONTROLLER://:{CONTROLLER_PORT}"}
+    return {
+        **dict(broker_defaults or {}),
+        **common,
+        "listeners": f"PLAINTEXT://:{BROKER_PORT}",
+        "inter.broker.listener.name": "PLAINTEXT",
+        **dict(broker_settings or {}),
+    }
+
+
+CONFIG_MAP = "kafka-config"
+
+
+def config_map(layout: Layout, broker: Mapping[str, str], controller: Mapping[str, str]) -> k8s.V1ConfigMap:
+    return k8s.V1ConfigMap(
+        metadata=layout.meta(CONFIG_MAP),
+        data={"broker.properties": render_properties(broker), "controller.properties": render_properties(controller)},
+    )
+
+
+def headless_service(layout: Layout, role: str) -> k8s.V1Service:
+    """Stable per-pod DNS names (kafka-broker-0.kafka-broker.<ns>.svc), also before a pod is ready:
+    controllers must find each other to form the quorum."""
+    port = BROKER_PORT if role == "broker" else CONTROLLER_PORT
+    return k8s.V1Service(
+        metadata=layout.meta(layout.set_name(role), role),
+        spec=k8s.V1ServiceSpec(
+            cluster_ip="None",
+            publish_not_ready_addresses=True,
+            selector=layout.labels(role),
+            ports=[k8s.V1ServicePort(name="broker" if role == "broker" else "controller", port=port, target_port=port)],
+        ),
+    )
+
+
+# POSIX sh (the image's /bin/sh). node.id from the ordinal at the end of the pod's hostname.
+NODE_SCRIPT = r"""set -eu
+ordinal="${HOSTNAME##*-}"
+node_id=$((KAFKALAB_NODE_ID_BASE + ordinal))
+mkdir -p /tmp/kafkalab
+config=/tmp/kafkalab/server.properties
+cp "/etc/kafkalab/${KAFKALAB_ROLE}.properties" "$config"
+printf 'node.id=%s\nlog.dirs=%s/kraft\n' "$node_id" "$KAFKALAB_DATA_DIR" >> "$config"
+if [ "$KAFKALAB_ROLE" = broker ]; then
+  printf 'advertised.listeners=PLAINTEXT://%s.%s.%s.svc:%s\n' "$HOSTNAME" "$KAFKALAB_SERVICE" "$POD_NAMESPACE" "$KAFKALAB_PORT" >> "$config"
+fi
+echo "kafkalab: ${KAFKALAB_ROLE} node.id=${node_id} on ${HOSTNAME}"
+/opt/kafka/bin/kafka-storage.sh format --cluster-id "$KAFKALAB_CLUSTER_ID" --config "$config" --ignore-formatted
+exec /opt/kafka/bin/kafka-server-start.sh "$config"
+"""
+
+
+@dataclass(frozen=True)
+class NodeResources:
+    """Per-node resources (requests = limits: a load test wants what it measures on to be fixed)."""
+
+    cpu: str
+    memory: str
+    heap_mb: int
+    storage: str = "persistent"  # persistent | ephemeral
+    storage_class: str | None = None
+    storage_size: str = "10Gi"
+
+
+def _security_context() -> k8s.V1PodSecurityContext:
+    return k8s.V1PodSecurityContext(run_as_user=KAFKA_UID, run_as_group=KAFKA_UID, fs_group=KAFKA_UID, run_as_non_root=True)
+
+
+def _container_security() -> k8s.V1SecurityContext:
+    return k8s.V1SecurityContext(allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"]))
+
+
+def _resources(cpu: str, memory: str) -> k8s.V1ResourceRequirements:
+    values = {"cpu": cpu, "memory": memory}
+    return k8s.V1ResourceRequirements(requests=dict(values), limits=dict(values))
+
+
+def node_stateful_set(layout: Layout, role: str, replicas: int, res: NodeResources) -> k8s.V1StatefulSet:
+    """The controllers (replicas = the quorum size, fixed) or the brokers (replicas = the broker count)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    name = layout.set_name(role)
+    port = BROKER_PORT if role == "broker" else CONTROLLER_PORT
+    env = [
+        k8s.V1EnvVar(name="KAFKALAB_ROLE", value=role),
+        k8s.V1EnvVar(name="KAFKALAB_NODE_ID_BASE", value=str(0 if role == "broker" else CONTROLLER_ID_BASE)),
+        k8s.V1EnvVar(name="KAFKALAB_CLUSTER_ID", value=layout.kafka_cluster_id),
+        k8s.V1EnvVar(name="KAFKALAB_SERVICE", value=name),
+        k8s.V1EnvVar(name="KAFKALAB_PORT", value=str(port)),
+        k8s.V1EnvVar(name="KAFKALAB_DATA_DIR", value=DATA_DIR),
+        k8s.V1EnvVar(name="POD_NAMESPACE", value_from=k8s.V1EnvVarSource(
+            field_ref=k8s.V1ObjectFieldSelector(field_path="metadata.namespace"))),
+        k8s.V1EnvVar(name="KAFKA_HEAP_OPTS", value=f"-Xms{res.heap_mb}m -Xmx{res.heap_mb}m"),
+    ]
+    container = k8s.V1Container(
+        name="kafka",
+        image=layout.image,
+        image_pull_policy=layout.image_pull_policy,
+        command=["/bin/sh", "-c", NODE_SCRIPT],
+        env=env,
+        ports=[k8s.V1ContainerPort(name=role, container_port=port)],
+        readiness_probe=k8s.V1Probe(tcp_socket=k8s.V1TCPSocketAction(port=port), period_seconds=5, failure_threshold=3),
+        resources=_resources(res.cpu, res.memory),
+        security_context=_container_security(),
+        volume_mounts=[
+            k8s.V1VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
+            k8s.V1VolumeMount(name="data", mount_path=DATA_DIR),
+        ],
+    )
+    volumes = [k8s.V1Volume(name="config", config_map=k8s.V1ConfigMapVolumeSource(name=CONFIG_MAP))]
+    claims = None
+    if res.storage == "ephemeral":
+        volumes.append(k8s.V1Volume(name="data", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit=res.storage_size)))
+    else:
+        claims = [k8s.V1PersistentVolumeClaim(
+            metadata=k8s.V1ObjectMeta(name="data", labels=layout.labels(role)),
+            spec=k8s.V1PersistentVolumeClaimSpec(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=res.storage_class,
+                resources=k8s.V1VolumeResourceRequirements(requests={"storage": res.storage_size}),
+            ),
+        )]
+    return k8s.V1StatefulSet(
+        metadata=layout.meta(name, role),
+        spec=k8s.V1StatefulSetSpec(
+            replicas=replicas,
+            service_name=name,
+            pod_management_policy="Parallel",  # all nodes start together, as locally
+            selector=k8s.V1LabelSelector(match_labels=layout.labels(role)),
+            persistent_volume_claim_retention_policy=k8s.V1StatefulSetPersistentVolumeClaimRetentionPolicy(
+                when_deleted="Delete", when_scaled="Delete",  # a removed broker's data goes with it
+            ) if claims else None,
+            volume_claim_templates=claims,
+            template=k8s.V1PodTemplateSpec(
+                metadata=k8s.V1ObjectMeta(labels=layout.labels(role)),
+                spec=k8s.V1PodSpec(
+                    containers=[container],
+                    volumes=volumes,
+                    security_context=_security_context(),
+                    termination_grace_period_seconds=60 if role == "broker" else 30,  # controlled shutdown
+                ),
+            ),
+        ),
+    )
+
+
+# --- perf-test Jobs ---------------------------------------------------------------------------
+
+PERF_SCRIPT = r"""set -u
+umask 077
+mkdir -p /tmp/kafkalab
+cp /etc/kafkalab/client/client.properties /tmp/kafkalab/client.properties
+if [ -n "${KAFKALAB_CLIENT_PREFIX:-}" ]; then
+  printf 'client.id=%s-%s\n' "$KAFKALAB_CLIENT_PREFIX" "${JOB_COMPLETION_INDEX:-0}" >> /tmp/kafkalab/client.properties
+fi
+{ "$KAFKALAB_TOOL" "$@" 2>&1; echo $? > /tmp/kafkalab/exit-code; } | tee /tmp/kafkalab/output.log
+code=$(cat /tmp/kafkalab/exit-code)
+grep -E "$KAFKALAB_RESULT_LINES" /tmp/kafkalab/output.log | tail -c 4000 > /dev/termination-log
+exit "$code"
+"""
+CLIENT_CONFIG_FILE = f"{WORK_DIR}/client.properties"
+
+
+def client_secret(layout: Layout, name: str, props: Mapping[str, str], extra_labels: Mapping[str, str]) -> k8s.V1Secret:
+    """The perf tool's client settings (credentials included) as a file, never on a command line."""
+    return k8s.V1Secret(
+        metadata=layout.meta(name, extra_labels=extra_labels),
+        type="Opaque",
+        string_data={"client.properties": render_properties(props)},
+    )
+
+
+@dataclass(frozen=True)
+class PerfPod:
+    """What a perf-test pod runs and with which resources."""
+
+    cpu: str
+    memory: str
+    heap_mb: int
+
+
+def spread_rules(spread: str, selector: Mapping[str, str]) -> tuple[k8s.V1Affinity | None, list[k8s.V1TopologySpreadConstraint] | None]:
+    """`one-per-node`: required anti-affinity on the hostname (the guide's Marathon `hostname UNIQUE`);
+    `spread`: at most one more pod on a node than on any other; `any`: wherever the scheduler likes."""
+    match = k8s.V1LabelSelector(match_labels=dict(selector))
+    if spread == "one-per-node":
+        term = k8s.V1PodAffinityTerm(label_selector=match, topology_key=HOSTNAME_TOPOLOGY)
+        return k8s.V1Affinity(pod_anti_affinity=k8s.V1PodAntiAffinity(
+            required_during_scheduling_ignored_during_execution=[term])), None
+    if spread == "spread":
+        return None, [k8s.V1TopologySpreadConstraint(
+            max_skew=1, topology_key=HOSTNAME_TOPOLOGY, when_unsatisfiable="DoNotSchedule", label_selector=match)]
+    if spread == "any":
+        return None, None
+    raise ValueError(f"producer.spread: must be one-per-node, spread or any, got {spread!r}")
+
+
+def perf_job(
+    layout: Layout,
+    *,
+    name: str,
+    secret: str,
+    tool: str,
+    args: list[str],
+    result_lines: str,
+    pod: PerfPod,
+    instances: int = 1,
+    indexed: bool = False,
+    spread: str = "any",
+    client_prefix: str | None = None,
+    index_retries: int = 0,
+    deadline_s: float | None = None,
+) -> k8s.V1Job:
+    """A perf tool as a Job: `indexed` with completions = parallelism = `instances` (one pod per
+    instance, JOB_COMPLETION_INDEX = instance), else one pod. Nothing restarts in place; with
+    `index_retries` an index that failed gets a new pod (backoffLimitPerIndex)."""
+    job_labels = {PERF_JOB_LABEL: name}
+    affinity, spread_constraints = spread_rules(spread, {CLUSTER_LABEL: layout.cluster_label, **job_labels})
+    env = [
+        k8s.V1EnvVar(name="KAFKALAB_TOOL", value=tool),
+        k8s.V1EnvVar(name="KAFKALAB_RESULT_LINES", value=result_lines),
+        k8s.V1EnvVar(name="KAFKA_HEAP_OPTS", value=f"-Xms{pod.heap_mb}m -Xmx{pod.heap_mb}m"),
+    ]
+    if client_prefix:
+        env.append(k8s.V1EnvVar(name="KAFKALAB_CLIENT_PREFIX", value=client_prefix))
+    container = k8s.V1Container(
+        name="perf",
+        image=layout.image,
+        image_pull_policy=layout.image_pull_policy,
+        command=["/bin/sh", "-c", PERF_SCRIPT, "kafkalab-perf", *args],
+        env=env,
+        resources=_resources(pod.cpu, pod.memory),
+        security_context=_container_security(),
+        termination_message_path="/dev/termination-log",
+        termination_message_policy="FallbackToLogsOnError",
+        volume_mounts=[k8s.V1VolumeMount(name="client-config", mount_path=CLIENT_CONFIG_DIR, read_only=True)],
+    )
+    spec = k8s.V1JobSpec(
+        completions=instances if indexed else 1,
+        parallelism=instances if indexed else 1,
+        completion_mode="Indexed" if indexed else "NonIndexed",
+        active_deadline_seconds=int(deadline_s) if deadline_s else None,
+        template=k8s.V1PodTemplateSpec(
+            metadata=k8s.V1ObjectMeta(labels={**layout.labels(), **job_labels}),
+            spec=k8s.V1PodSpec(
+                restart_policy="Never",
+                containers=[container],
+                affinity=affinity,
+                topology_spread_constraints=spread_constraints,
+                security_context=_security_context(),
+                volumes=[k8s.V1Volume(name="client-config", secret=k8s.V1SecretVolumeSource(
+                    secret_name=secret, default_mode=0o440))],
+            ),
+        ),
+    )
+    if indexed:
+        spec.backoff_limit_per_index = index_retries
+    else:
+        spec.backoff_limit = index_retries
+    return k8s.V1Job(metadata=layout.meta(name, extra_labels=job_labels), spec=spec)
+
+
+def producer_job(layout: Layout, *, name: str, secret: str, load, instances: int, spread: str, pod: PerfPod,
+                 client_prefix: str, index_retries: int = 0, deadline_s: float | None = None) -> k8s.V1Job:
+    """The producer fan-out: one Indexed Job, kafka-producer-perf-test with kafkalab.perftools' arguments."""
+    args = perftools.producer_args(
+        topic=load.topic, num_records=load.num_records, record_size=load.record_size, throughput=load.throughput,
+        config_file=CLIENT_CONFIG_FILE, reporting_interval_ms=load.reporting_interval_ms,  # type: ignore[arg-type]
+    )
+    return perf_job(
+        layout, name=name, secret=secret, tool=PRODUCER_TOOL, args=args, result_lines=PRODUCER_RESULT_LINES,
+        pod=pod, instances=instances, indexed=True, spread=spread, client_prefix=client_prefix,
+        index_retries=index_retries, deadline_s=deadline_s,
+    )
+
+
+def consumer_job(layout: Layout, *, name: str, secret: str, load, bootstrap: str, group: str, pod: PerfPod,
+                 deadline_s: float | None = None) -> k8s.V1Job:
+    """The consumer test: one pod of kafka-consumer-perf-test with kafkalab.perftools' arguments."""
+    args = perftools.consumer_args(
+        bootstrap_servers=bootstrap, topic=load.topic, num_records=load.num_records, timeout_ms=load.timeout_ms,
+        config_file=CLIENT_CONFIG_FILE, group=group,  # type: ignore[arg-type]
+    )
+    return perf_job(
+        layout, name=name, secret=secret, tool=CONSUMER_TOOL, args=args, result_lines=CONSUMER_RESULT_LINES,
+        pod=pod, deadline_s=deadline_s,
+    )
