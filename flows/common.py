@@ -10,9 +10,11 @@ from prefect.runtime import flow_run
 
 from kafkalab import experiment as steps
 from kafkalab.model import RunRecord, StepTiming
+from kafkalab import spool
 from kafkalab.platforms.local import LocalCluster
 from kafkalab.spec import ExperimentSpec
-from tasks.load import consumer_test, producer_fanout, records_in_topic
+from kafkalab.store import Store
+from tasks.load import consumer_test, integrity, producer_fanout, records_in_topic
 from tasks.topics import create_topic
 
 
@@ -68,3 +70,30 @@ def run_once(
     record.finished_at = datetime.now(timezone.utc)
     record.steps = timings
     return record
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a cancellation from the UI: keep the run, then stop
+        record.status, record.error = "cancelled", f"cancelled ({type(exc).__name__}) during {_current_step(timings)}"
+        record.finished_at = datetime.now(timezone.utc)
+        record.steps = timings
+        keep_interrupted_run(record)
+        raise
+    if faults is not None:
+        try:  # brokers left down come back before the next run; the events go with this one
+            record.fault_events = faults.finish()
+        except Exception as exc:  # noqa: BLE001 - stored with the run
+            record.fault_events = faults.events
+            record.error = record.error or f"{type(exc).__name__}: {exc}"
+
+
+def _current_step(timings: list[StepTiming]) -> str:
+    # `timed` records a step when it ends, also when it ends by the interruption
+    return timings[-1].step if timings else "start"
+
+
+def keep_interrupted_run(record: RunRecord) -> None:
+    """Store an interrupted run as `cancelled` straight away (no Prefect task: the run is
+    being cancelled), or spool it when the database does not answer."""
+    try:
+        with Store() as store:
+            store.save_run(record)
+    except Exception:  # noqa: BLE001 - the spool file is the fallback; the next command loads it
+        spool.write(record)

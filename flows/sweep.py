@@ -90,7 +90,9 @@ def sweep(spec: SweepSpec, resume: int | None = None) -> int:
                 advance_progress(progress, total, finished)
             publish_cells(spec.name, sweep_id, rows)
         status = "failed" if failed_cells else "completed"
-    except KeyboardInterrupt:
+    except Exception:
+        raise
+    except BaseException:  # Ctrl-C, SIGTERM, a cancellation from the UI (Prefect's TerminationSignal)
         status = "cancelled"
         raise
     finally:

@@ -1,7 +1,8 @@
 """Kafka-level steps through the admin and client APIs: readiness, topics, smoke test, offsets.
 
-Platform-independent: everything here needs only a bootstrap servers string, so the
-local and the Kubernetes platform share it.
+Platform-independent: everything here needs only where the cluster answers (a bootstrap
+servers string, or an Endpoint that also says how to authenticate), so the local and the
+Kubernetes platform share it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafkalab.errors import ClusterError
+from kafkalab.security import Endpoint, endpoint_of
+
+Target = str | Endpoint
 
 SMOKE_TOPIC = "kafkalab-smoke"
 _QUIET = {"log_level": 0}  # librdkafka stays silent: connection errors while brokers start are expected and retried here
@@ -31,11 +35,17 @@ class BrokerInfo:
         return f"{self.host}:{self.port}"
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, **_QUIET})
+def client_config(target: Target) -> dict[str, object]:
+    """librdkafka settings for a client of `target`: servers, credentials, quiet logs."""
+    endpoint = endpoint_of(target)
+    return {"bootstrap.servers": endpoint.servers, **endpoint.security.librdkafka_config(), **_QUIET}
 
 
-def registered_brokers(bootstrap: str, timeout_s: float = 5.0) -> list[BrokerInfo]:
+def admin_client(bootstrap: Target) -> AdminClient:
+    return AdminClient(client_config(bootstrap))
+
+
+def registered_brokers(bootstrap: Target, timeout_s: float = 5.0) -> list[BrokerInfo]:
     """The brokers the cluster metadata lists as registered and unfenced."""
     client = admin_client(bootstrap)  # must outlive the future: a collected client cancels it
     try:
@@ -46,7 +56,7 @@ def registered_brokers(bootstrap: str, timeout_s: float = 5.0) -> list[BrokerInf
 
 
 def wait_for_brokers(
-    bootstrap: str,
+    bootstrap: Target,
     expected: set[int],
     *,
     timeout_s: float,
@@ -82,7 +92,7 @@ def wait_for_brokers(
 
 
 def create_topic(
-    bootstrap: str,
+    bootstrap: Target,
     name: str,
     *,
     partitions: int,
@@ -110,7 +120,7 @@ def create_topic(
     wait_for_leaders(bootstrap, name, partitions, timeout_s=timeout_s)
 
 
-def wait_for_leaders(bootstrap: str, topic: str, partitions: int, *, timeout_s: float) -> None:
+def wait_for_leaders(bootstrap: Target, topic: str, partitions: int, *, timeout_s: float) -> None:
     client = admin_client(bootstrap)
     deadline = time.monotonic() + timeout_s
     while True:
@@ -124,7 +134,7 @@ def wait_for_leaders(bootstrap: str, topic: str, partitions: int, *, timeout_s: 
         time.sleep(0.2)
 
 
-def topic_assignment(bootstrap: str, topic: str) -> dict[int, list[int]]:
+def topic_assignment(bootstrap: Target, topic: str) -> dict[int, list[int]]:
     """Partition -> replica broker ids, as the cluster metadata has them."""
     client = admin_client(bootstrap)
     meta = client.list_topics(topic=topic, timeout=10).topics.get(topic)
@@ -133,13 +143,13 @@ def topic_assignment(bootstrap: str, topic: str) -> dict[int, list[int]]:
     return {p.id: list(p.replicas) for p in meta.partitions.values()}
 
 
-def smoke_test(bootstrap: str, *, replication_factor: int, timeout_s: float = 60) -> str:
+def smoke_test(bootstrap: Target, *, replication_factor: int, timeout_s: float = 60) -> str:
     """The guide's Step 5: produce one message and read it back. Returns the message."""
     client = admin_client(bootstrap)
     if SMOKE_TOPIC not in client.list_topics(timeout=10).topics:
         create_topic(bootstrap, SMOKE_TOPIC, partitions=1, replication_factor=replication_factor, timeout_s=timeout_s)
     message = f"kafkalab smoke test {uuid.uuid4()}"
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", **_QUIET})
+    producer = Producer({**client_config(bootstrap), "acks": "all"})
     delivered: list[str] = []
 
     def on_delivery(err, _msg) -> None:
@@ -150,8 +160,8 @@ def smoke_test(bootstrap: str, *, replication_factor: int, timeout_s: float = 60
     if delivered != ["ok"]:
         raise ClusterError(f"smoke test: producing to {SMOKE_TOPIC} failed: {delivered or 'no delivery report'}")
     consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"kafkalab-smoke-{uuid.uuid4()}",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False, **_QUIET,
+        **client_config(bootstrap), "group.id": f"kafkalab-smoke-{uuid.uuid4()}",
+        "auto.offset.reset": "earliest", "enable.auto.commit": False,
     })
     try:
         consumer.assign([TopicPartition(SMOKE_TOPIC, 0, 0)])
@@ -167,13 +177,13 @@ def smoke_test(bootstrap: str, *, replication_factor: int, timeout_s: float = 60
     raise ClusterError(f"smoke test: the message produced to {SMOKE_TOPIC} was not read back within {timeout_s:.0f}s")
 
 
-def records_in_topic(bootstrap: str, topic: str, timeout_s: float = 30) -> int:
+def records_in_topic(bootstrap: Target, topic: str, timeout_s: float = 30) -> int:
     """Sum over partitions of (end offset - start offset): what the topic holds."""
     client = admin_client(bootstrap)
     meta = client.list_topics(topic=topic, timeout=timeout_s).topics.get(topic)
     if meta is None or meta.error is not None:
         raise ClusterError(f"topic {topic} not found on {bootstrap}")
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"kafkalab-offsets-{uuid.uuid4()}", **_QUIET})
+    consumer = Consumer({**client_config(bootstrap), "group.id": f"kafkalab-offsets-{uuid.uuid4()}"})
     try:
         total = 0
         for partition in meta.partitions:
@@ -184,14 +194,14 @@ def records_in_topic(bootstrap: str, topic: str, timeout_s: float = 30) -> int:
         consumer.close()
 
 
-def user_topics(bootstrap: str) -> list[str]:
+def user_topics(bootstrap: Target) -> list[str]:
     """Topics a test made (not Kafka's internal `__` topics, not the smoke-test topic)."""
     client = admin_client(bootstrap)
     names = client.list_topics(timeout=10).topics
     return sorted(n for n in names if not n.startswith("__") and n != SMOKE_TOPIC)
 
 
-def delete_topics(bootstrap: str, names: list[str], timeout_s: float = 60) -> None:
+def delete_topics(bootstrap: Target, names: list[str], timeout_s: float = 60) -> None:
     if not names:
         return
     client = admin_client(bootstrap)
@@ -213,7 +223,7 @@ def balanced_assignment(partitions: dict[int, list[int]], brokers: list[int]) ->
     return {p: [ordered[(p + j) % n] for j in range(len(replicas))] for p, replicas in sorted(partitions.items())}
 
 
-def elect_preferred_leaders(bootstrap: str, topic: str, partitions: list[int], timeout_s: float = 30) -> None:
+def elect_preferred_leaders(bootstrap: Target, topic: str, partitions: list[int], timeout_s: float = 30) -> None:
     """Move leadership to each partition's first replica (after a reassignment)."""
     from confluent_kafka import ElectionType
 
@@ -223,3 +233,18 @@ def elect_preferred_leaders(bootstrap: str, topic: str, partitions: list[int], t
         future.result(timeout=timeout_s)
     except KafkaException:
         pass  # ELECTION_NOT_NEEDED and the like: leadership is where it should be
+
+
+def upsert_scram_user(bootstrap: Target, username: str, password: str, mechanism: str, *,
+                      iterations: int, timeout_s: float = 30) -> None:
+    """Create (or reset) a SCRAM credential; Kafka keeps it in the cluster metadata."""
+    from confluent_kafka.admin import ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
+
+    kind = {"SCRAM-SHA-256": ScramMechanism.SCRAM_SHA_256, "SCRAM-SHA-512": ScramMechanism.SCRAM_SHA_512}[mechanism]
+    upsert = UserScramCredentialUpsertion(username, ScramCredentialInfo(kind, iterations), password.encode())
+    client = admin_client(bootstrap)
+    for future in client.alter_user_scram_credentials([upsert], request_timeout=timeout_s).values():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            raise ClusterError(f"SCRAM user {username} could not be created: {exc.args[0]}") from None

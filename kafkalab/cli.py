@@ -88,10 +88,22 @@ RESULT_COLUMNS = (
 # --------------------------------------------------------------------------- commands
 
 
+def _check_env_secrets(specs: list) -> None:
+    """env: secret references are read now, so a variable that is not set fails before any JVM
+    starts; prefect-secret: ones are read by the flow, from the Prefect API it runs against."""
+    from kafkalab import secrets
+
+    for spec in specs:
+        reference = spec.cluster.security.password
+        if reference and reference.startswith("env:"):
+            secrets.resolve(reference, "cluster.security.password")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from kafkalab.spec import load_spec
 
     spec = load_spec(args.spec, args.set)  # validated before anything starts
+    _check_env_secrets([spec])
     _use_database(args.database_url)
     from kafkalab.store import Store
 
@@ -117,6 +129,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     sweep_spec = load_sweep(args.spec, args.set)
     plan = plan_sweep(sweep_spec)  # every cell validated before anything starts
+    _check_env_secrets([cell.spec for cell in plan.cells])
     if args.dry_run:
         print(render_plan(plan))
         return 0

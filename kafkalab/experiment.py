@@ -23,6 +23,7 @@ from kafkalab.paths import runs_dir
 from kafkalab.platforms.local import LocalCluster, reap_stale_clusters
 from kafkalab.spec import ExperimentSpec, spec_to_dict
 
+from kafkalab.security import SCRAM_ITERATIONS, ClusterSecurity
 Progress = Callable[[str], None]
 
 
@@ -46,7 +47,8 @@ def deploy_cluster(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path,
     for warning in settings.warnings():
         on_progress(f"WARNING {warning}")
     cluster = LocalCluster(
-        dist, run_dir, settings, heap_mb=spec.cluster.heap_mb, controller_heap_mb=spec.cluster.controller_heap_mb
+        dist, run_dir, settings, heap_mb=spec.cluster.heap_mb, controller_heap_mb=spec.cluster.controller_heap_mb,
+        security=cluster_security(spec, run_dir),
     )
     try:
         cluster.deploy(spec.cluster.brokers, spec.cluster.controllers, on_progress=on_progress)
@@ -58,10 +60,27 @@ def deploy_cluster(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path,
 
 def create_topic(spec: ExperimentSpec, cluster: LocalCluster, name: str) -> str:
     """Step 2: a run's topic with the spec's partitions, replication and settings."""
+def cluster_security(spec: ExperimentSpec, run_dir: Path) -> ClusterSecurity | None:
+    """The cluster's SASL users and TLS files (None for PLAINTEXT); secrets are resolved here."""
+    sec = spec.cluster.security
+    if sec.protocol == "PLAINTEXT":
+        return None
+    return ClusterSecurity.create(sec.protocol, sec.sasl_mechanism, sec.username, sec.password, run_dir)
+
+
+def open_endpoints(cluster: LocalCluster) -> str:
+    """Step 3: the endpoints clients use; a SCRAM user is created now that the brokers are up."""
+    security = cluster.security
+    if security is not None and security.needs_scram_user:
+        admin.upsert_scram_user(cluster.endpoint, security.username, security.password, security.mechanism,
+                                iterations=SCRAM_ITERATIONS)
+    return cluster.bootstrap_servers
+
+
     if cluster.platform == "kubernetes":  # through the platform's Kafka-level seam
         return cluster.create_topic(spec.topic, name)
     admin.create_topic(
-        cluster.bootstrap_servers, name, partitions=spec.topic.partitions,
+        cluster.endpoint, name, partitions=spec.topic.partitions,
         replication_factor=spec.topic.replication_factor, config=spec.topic.config,
     )
     return name
@@ -71,7 +90,7 @@ def smoke_test(spec: ExperimentSpec, cluster: LocalCluster) -> str:
     """Step 5: one message produced and read back through the endpoints."""
     if cluster.platform == "kubernetes":
         return cluster.smoke_test()
-    return admin.smoke_test(cluster.bootstrap_servers, replication_factor=min(3, len(cluster.brokers)))
+    return admin.smoke_test(cluster.endpoint, replication_factor=min(3, len(cluster.brokers)))
 
 
 def producer_load(spec: ExperimentSpec, topic: str) -> ProducerLoad:
@@ -90,8 +109,8 @@ def producer_fanout(
         return cluster.run_producers(producer_load(spec, topic), spec.producer, client_prefix=f"kafkalab-{topic}",
                                      on_line=on_line)
     return run_producers(
-        cluster.dist, cluster.bootstrap_servers, producer_load(spec, topic), spec.producer.instances,
-        cluster.run_dir / topic, client_prefix=f"kafkalab-{topic}", on_line=on_line,
+        cluster.dist, cluster.client_endpoint, producer_load(spec, topic), spec.producer.instances,
+        cluster.run_dir / topic, client_prefix=f"kafkalab-{topic}", **kwargs,
     )
 
 
@@ -107,13 +126,23 @@ def consumer_test(
     if cluster.platform == "kubernetes":  # a Job of one pod
         return cluster.run_consumer(load, group=f"kafkalab-{topic}-consumer", on_line=on_line)
     return run_consumer(
-        cluster.dist, cluster.bootstrap_servers, load, cluster.run_dir / topic,
+        cluster.dist, cluster.client_endpoint, load, cluster.run_dir / topic,
         group=f"kafkalab-{topic}-consumer", on_line=on_line,
     )
 
 
 def records_in_topic(cluster: LocalCluster, topic: str) -> int:
-    return admin.records_in_topic(cluster.bootstrap_servers, topic)
+    return admin.records_in_topic(cluster.endpoint, topic)
+
+
+def integrity(
+    spec: ExperimentSpec, cluster: LocalCluster, topic: str, producers: list[ProducerOutcome], in_topic: int | None
+) -> Integrity:
+    """Acknowledged records against what the topic holds (end offsets, or read back when asked)."""
+    consumed = None
+    if spec.integrity.verify == "consume":
+        consumed = consume_count(cluster.endpoint, topic, timeout_s=spec.integrity.timeout_s)
+    return Integrity(spec.integrity.verify, acknowledged(producers), in_topic, consumed)
 
 
 def new_run_record(spec: ExperimentSpec, cluster: LocalCluster, repetition: int, topic: str) -> RunRecord:
@@ -152,8 +181,8 @@ def scale_down(cluster: LocalCluster, to_brokers: int, *, on_progress: Progress)
     Earlier cells' topics are deleted first: their runs are stored, and replicas on a
     removed broker would only leave them under-replicated or offline.
     """
-    topics = admin.user_topics(cluster.bootstrap_servers)
-    admin.delete_topics(cluster.bootstrap_servers, topics)
+    topics = admin.user_topics(cluster.endpoint)
+    admin.delete_topics(cluster.endpoint, topics)
     if topics:
         on_progress(f"deleted {len(topics)} topics of earlier cells before removing brokers")
     removed = sorted(cluster.broker_ids)[to_brokers:]
@@ -168,5 +197,5 @@ def reassign_partitions(cluster: LocalCluster, timeout_s: float) -> dict[str, di
 
     if cluster.platform == "kubernetes":
         return cluster.reassign(timeout_s)
-    return reassign_onto(cluster.dist, cluster.bootstrap_servers, cluster.broker_ids, cluster.run_dir,
+    return reassign_onto(cluster.dist, cluster.endpoint, cluster.broker_ids, cluster.run_dir,
                          timeout_s=timeout_s)

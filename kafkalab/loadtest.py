@@ -21,6 +21,7 @@ from kafkalab.distribution import KafkaDistribution
 from kafkalab.model import ConsumerOutcome, ProducerOutcome, ProducerOutput
 from kafkalab.processes import ManagedProcess
 from kafkalab.properties import write_properties
+from kafkalab.security import Endpoint, endpoint_of
 
 LineSink = Callable[[str, str], None]  # (source, line), e.g. ("producer-2", "5000 records sent, ...")
 
@@ -55,7 +56,7 @@ class ConsumerLoad:
 
 def run_producers(
     dist: KafkaDistribution,
-    bootstrap: str,
+    endpoint: Endpoint | str,
     load: ProducerLoad,
     instances: int,
     work_dir: Path,
@@ -72,11 +73,13 @@ def run_producers(
     work_dir.mkdir(parents=True, exist_ok=True)
     barrier = dist.start_barrier()
     commands: list[tuple[int, str, list[str]]] = []
+    endpoint = endpoint_of(endpoint)
     for i in range(instances):
         client_id = f"{client_prefix}-producer-{i}"
         config = write_properties(
             work_dir / f"producer-{i}.properties",
-            {**load.props, "bootstrap.servers": bootstrap, "client.id": client_id},
+            {**load.props, **endpoint.security.java_properties(), "bootstrap.servers": endpoint.servers,
+             "client.id": client_id},
         )
         args = perftools.producer_args(
             topic=load.topic, num_records=load.num_records, record_size=load.record_size,
@@ -167,7 +170,7 @@ def _producer_error(exit_code: int | None, output: ProducerOutput, requested: in
 
 def run_consumer(
     dist: KafkaDistribution,
-    bootstrap: str,
+    endpoint: Endpoint | str,
     load: ConsumerLoad,
     work_dir: Path,
     *,
@@ -176,10 +179,11 @@ def run_consumer(
 ) -> ConsumerOutcome:
     """ConsumerPerformance over the topic; failed if it read fewer records than asked."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    config = write_properties(work_dir / "consumer.properties", load.props)
+    config = write_properties(work_dir / "consumer.properties", {**load.props, **endpoint.security.java_properties()})
     args = perftools.consumer_args(
-        bootstrap_servers=bootstrap, topic=load.topic, num_records=load.num_records,
+        bootstrap_servers=endpoint.servers, topic=load.topic, num_records=load.num_records,
         timeout_ms=load.timeout_ms, config_file=config, group=group,
+    endpoint = endpoint_of(endpoint)
     )
     cmd = dist.java_command(perftools.CONSUMER_MAIN, args, heap_mb=load.heap_mb, class_archive="tools")
     sink = (lambda line: on_line("consumer", line)) if on_line else None

@@ -146,6 +146,13 @@ def _terminate(signum, _frame):  # pragma: no cover - exercised by the Ctrl-C te
 
 
 def install_signal_handlers() -> None:
-    """Turn SIGTERM into KeyboardInterrupt so `finally:` teardown runs (main thread only)."""
-    if threading.current_thread() is threading.main_thread():
+    """Make SIGTERM raise, so `finally:` teardown runs (main thread only).
+
+    A handler someone installed already is kept: inside a Prefect flow run the engine's own
+    turns SIGTERM into TerminationSignal and tells a cancellation from the UI from a crash,
+    so the run ends Cancelled rather than Crashed. Only the default (exit at once) is replaced.
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL, None, _terminate,
+    ):
         signal.signal(signal.SIGTERM, _terminate)

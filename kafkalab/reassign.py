@@ -17,12 +17,14 @@ from kafkalab.distribution import KafkaDistribution
 from kafkalab.errors import ClusterError
 from kafkalab.perftools import first_error_line
 from kafkalab.processes import ManagedProcess
+from kafkalab.properties import write_properties
+from kafkalab.security import endpoint_of
 
 REASSIGN_MAIN = "org.apache.kafka.tools.reassign.ReassignPartitionsCommand"
 
 
 def reassign_onto(
-    dist: KafkaDistribution, bootstrap: str, brokers: list[int], work_dir: Path, *, timeout_s: float = 600
+    dist: KafkaDistribution, bootstrap: admin.Target, brokers: list[int], work_dir: Path, *, timeout_s: float = 600
 ) -> dict[str, dict[int, list[int]]]:
     """Spread every test topic's replicas over `brokers`; returns the target assignment."""
     targets: dict[str, dict[int, list[int]]] = {}
@@ -43,7 +45,10 @@ def reassign_onto(
     work_dir.mkdir(parents=True, exist_ok=True)
     plan_file = work_dir / f"reassignment-{int(time.time())}.json"
     plan_file.write_text(json.dumps(plan, indent=1))
-    args = ["--bootstrap-server", bootstrap, "--reassignment-json-file", str(plan_file), "--execute"]
+    endpoint = endpoint_of(bootstrap)
+    client_config = write_properties(work_dir / "reassign-client.properties", endpoint.security.java_properties())
+    args = ["--bootstrap-server", endpoint.servers, "--command-config", str(client_config),
+            "--reassignment-json-file", str(plan_file), "--execute"]
     proc = ManagedProcess("reassign", dist.java_command(REASSIGN_MAIN, args, heap_mb=128), plan_file.with_suffix(".log"))
     code = proc.wait(timeout=120)
     if code != 0:
@@ -54,7 +59,7 @@ def reassign_onto(
     return targets
 
 
-def _wait_until_moved(bootstrap: str, targets: dict[str, dict[int, list[int]]], timeout_s: float) -> None:
+def _wait_until_moved(bootstrap: admin.Target, targets: dict[str, dict[int, list[int]]], timeout_s: float) -> None:
     """Done when the metadata lists exactly the target replicas (while moving it lists both sets)."""
     deadline = time.monotonic() + timeout_s
     pending = dict(targets)

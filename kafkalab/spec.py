@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kafkalab.distribution import DEFAULT_KAFKA_VERSION
 from kafkalab.errors import SpecError
 from kafkalab.profiles import ProfileName, apply_profile
+from kafkalab.secrets import check_reference
+from kafkalab.security import INTERNAL_USER, RESERVED_CLIENT_KEYS
 
 Scalar = str | int | float | bool
 
@@ -74,6 +76,9 @@ def _check_client_props(props: dict[str, str], where: str) -> None:
     for reserved in ("bootstrap.servers", "client.id", "key.serializer", "value.serializer"):
         if reserved in props:
             raise ValueError(f"{where}.{reserved}: set by kafkalab for each instance, leave it out of the spec")
+    for key in props:
+        if key in RESERVED_CLIENT_KEYS:
+            raise ValueError(f"{where}.{key}: set by kafkalab from cluster.security, leave it out of the spec")
 
 
 _TITLE_UNITS = {"mb": "MB", "ms": "ms", "s": "s"}
@@ -119,6 +124,35 @@ class _Strict(BaseModel):
         extra="forbid", validate_default=True, field_title_generator=_field_title,
         model_title_generator=_model_title, json_schema_extra=form_order,
     )
+
+
+class SecuritySpec(_Strict):
+    """How clients reach the brokers: SASL authentication and TLS encryption, or neither."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="security.protocol of the broker listener that clients and replication use."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism of the perf tools' user (SASL protocols only)."
+    )
+    username: str = Field("kafkalab", description="The perf tools' SASL user.")
+    password: str | None = Field(
+        None, description="env:VARIABLE or prefect-secret:BLOCK_NAME; empty: a random password per cluster."
+    )
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", value):
+            raise ValueError("must be 1-64 letters, digits, '.', '_' or '-'")
+        if value == INTERNAL_USER:
+            raise ValueError(f"{INTERNAL_USER} is the brokers' own user, choose another name")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else check_reference(value)
 
 
 _QUANTITY = re.compile(r"^(\d+(\.\d+)?)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
@@ -207,6 +241,7 @@ class ClusterSpec(_Strict):
             if memory is not None and quantity_mib(memory) < heap + 64:
                 raise ValueError(f"cluster.kubernetes.{field}: {memory} leaves no room above the {heap} MB heap")
         return self
+    security: SecuritySpec = Field(default_factory=SecuritySpec)
 
     @field_validator("broker_config", mode="before")
     @classmethod

@@ -7,10 +7,20 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from kafkalab import distribution, experiment
+from kafkalab import distribution, experiment, secrets
 from kafkalab.distribution import KafkaDistribution
 from kafkalab.platforms.local import LocalCluster
 from kafkalab.spec import ExperimentSpec
+
+
+def _prefect_secret(block_name: str) -> str:
+    """`prefect-secret:NAME` in a spec: the value of the Prefect Secret block NAME."""
+    from prefect.blocks.system import Secret
+
+    return str(Secret.load(block_name).get())
+
+
+secrets.register_resolver("prefect-secret", _prefect_secret)
 
 
 @task(name="kafka jars", retries=2, retry_delay_seconds=[5, 20], cache_policy=NO_CACHE)
@@ -39,8 +49,10 @@ def wait_broker_ready(cluster: LocalCluster, broker_id: int, timeout_s: float) -
 
 @task(name="endpoints", cache_policy=NO_CACHE)
 def endpoints(cluster: LocalCluster) -> str:
-    get_run_logger().info("bootstrap servers: %s", cluster.bootstrap_servers)
-    return cluster.bootstrap_servers
+    servers = experiment.open_endpoints(cluster)
+    protocol = cluster.security.protocol if cluster.security else "PLAINTEXT"
+    get_run_logger().info("bootstrap servers: %s (%s)", servers, protocol)
+    return servers
 
 
 @task(name="teardown", cache_policy=NO_CACHE)

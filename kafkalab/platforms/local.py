@@ -25,6 +25,7 @@ from kafkalab.errors import ClusterError
 from kafkalab.processes import ManagedProcess
 from kafkalab.properties import write_properties
 
+from kafkalab.security import PLAINTEXT, ClusterSecurity, Endpoint
 LOOPBACK = "127.0.0.1"
 CONTROLLER_ID_BASE = 1000  # controllers 1000.., brokers 0..N-1: distinct KRaft node ids
 
@@ -83,6 +84,8 @@ class LocalCluster:
     # Set only while kafkalab records the broker class-data archive (class_archives.py).
     record_class_archive: Path | None = None
 
+    # SASL and/or TLS on the broker listener (None: PLAINTEXT). See kafkalab/security.py.
+    security: ClusterSecurity | None = field(default=None, repr=False)
     platform = "local"
 
     # -- layout -------------------------------------------------------------------------
@@ -99,6 +102,20 @@ class LocalCluster:
     @property
     def broker_ids(self) -> list[int]:
         return [b.node_id for b in self.brokers]
+    @property
+    def endpoint(self) -> Endpoint:
+        """kafkalab's own client calls (readiness, topics, offsets): the brokers' internal user."""
+        return Endpoint(self.bootstrap_servers, self.security.internal_client() if self.security else PLAINTEXT)
+
+    @property
+    def client_endpoint(self) -> Endpoint:
+        """The perf tools: the spec's user and mechanism."""
+        return Endpoint(self.bootstrap_servers, self.security.user_client() if self.security else PLAINTEXT)
+
+    @property
+    def listener(self) -> str:
+        return self.security.listener if self.security else "PLAINTEXT"
+
 
     def _common_config(self, node: Node) -> dict[str, object]:
         return {
@@ -106,7 +123,7 @@ class LocalCluster:
             "node.id": node.node_id,
             "controller.quorum.voters": self.quorum_voters,
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{self.listener}:{self.listener}",
             "log.dirs": str(node.directory / "data"),
         }
 
@@ -114,17 +131,18 @@ class LocalCluster:
         return {**self._common_config(node), "listeners": f"CONTROLLER://{LOOPBACK}:{node.port}"}
 
     def _broker_config(self, node: Node, broker_count: int) -> dict[str, object]:
-        listener = f"PLAINTEXT://{LOOPBACK}:{node.port}"
+        listener = f"{self.listener}://{LOOPBACK}:{node.port}"
         return {
             **self.settings.defaults_for(broker_count),
             **self._common_config(node),
             "listeners": listener,
             "advertised.listeners": listener,
-            "inter.broker.listener.name": "PLAINTEXT",
+            "inter.broker.listener.name": self.listener,
             **self.settings.applied,
         }
 
     def _new_node(self, node_id: int, role: str) -> Node:
+            **(self.security.broker_properties() if self.security else {}),
         directory = self.run_dir / (f"controller-{node_id}" if role == "controller" else f"broker-{node_id}")
         directory.mkdir(parents=True, exist_ok=False)
         return Node(node_id, role, free_port(), directory)
@@ -213,7 +231,7 @@ class LocalCluster:
         """Readiness as the guide's `plan status deploy` COMPLETE: every broker registered."""
         expected = set(self.broker_ids if broker_ids is None else broker_ids)
         return admin.wait_for_brokers(
-            self.bootstrap_servers, expected, timeout_s=timeout_s, on_ready=on_ready, is_alive=self.dead_node
+            self.endpoint, expected, timeout_s=timeout_s, on_ready=on_ready, is_alive=self.dead_node
         )
 
     def remove_brokers(self, broker_ids: list[int], grace_s: float = 30) -> None:
