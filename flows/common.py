@@ -6,11 +6,12 @@ import contextlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
+from prefect import get_run_logger
 from prefect.runtime import flow_run
 
 from kafkalab import experiment as steps
-from kafkalab.model import RunRecord, StepTiming
 from kafkalab import spool
+from kafkalab.model import RunRecord, StepTiming
 from kafkalab.platforms.local import LocalCluster
 from kafkalab.spec import ExperimentSpec
 from kafkalab.store import Store
@@ -46,6 +47,7 @@ def run_once(
     record = steps.new_run_record(spec, cluster, repetition, topic)
     record.flow_run_id = flow_run.get_id()
     record.attempt = attempt
+    faults = steps.fault_injector(spec, cluster, on_progress=get_run_logger().info)
     try:
         with timed("create topic", timings):
             record.topic = create_topic.with_options(
@@ -54,7 +56,8 @@ def run_once(
         with timed("producers", timings):
             record.producers = producer_fanout.with_options(
                 task_run_name=f"producers x{spec.producer.instances} {label}"
-            )(spec, cluster, record.topic)
+                + (f", {len(spec.faults)} broker faults" if spec.faults else "")
+            )(spec, cluster, record.topic, faults)
         sent = sum(p.output.summary.records for p in record.producers if p.output.summary)
         if spec.consumer.enabled and all(p.status == "ok" for p in record.producers):
             with timed("consumer test", timings):
@@ -63,17 +66,17 @@ def run_once(
                 )
         with timed("records in topic", timings):
             record.records_in_topic = records_in_topic(cluster, record.topic)
+        with timed("integrity", timings):
+            integrity(spec, cluster, record.topic, record.producers, record.records_in_topic).apply(record)
         record.error = steps.run_error(record.producers, record.consumer)
     except Exception as exc:  # noqa: BLE001 - stored with the run; the flow decides what fails
         record.error = f"{type(exc).__name__}: {exc}"
-    record.status = "failed" if record.error else "ok"
-    record.finished_at = datetime.now(timezone.utc)
-    record.steps = timings
-    return record
     except BaseException as exc:  # Ctrl-C, SIGTERM, a cancellation from the UI: keep the run, then stop
         record.status, record.error = "cancelled", f"cancelled ({type(exc).__name__}) during {_current_step(timings)}"
         record.finished_at = datetime.now(timezone.utc)
         record.steps = timings
+        if faults is not None:
+            record.fault_events = faults.events  # what was injected before the interruption
         keep_interrupted_run(record)
         raise
     if faults is not None:
@@ -82,6 +85,10 @@ def run_once(
         except Exception as exc:  # noqa: BLE001 - stored with the run
             record.fault_events = faults.events
             record.error = record.error or f"{type(exc).__name__}: {exc}"
+    record.status = "failed" if record.error else "ok"
+    record.finished_at = datetime.now(timezone.utc)
+    record.steps = timings
+    return record
 
 
 def _current_step(timings: list[StepTiming]) -> str:

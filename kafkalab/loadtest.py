@@ -63,17 +63,20 @@ def run_producers(
     *,
     client_prefix: str,
     on_line: LineSink | None = None,
+    on_go: Callable[[], None] | None = None,
 ) -> list[ProducerOutcome]:
     """Start `instances` producers together, wait for all, return each one's outcome.
+
+    `on_go` is called the moment the instances are told to start (the clock of spec faults).
 
     With a JDK at hand every instance starts behind a barrier (kafkalab/java/StartBarrier.java):
     all JVMs boot and load the tool first, then get "go" at the same moment, so their
     measurement windows overlap as the guide's parallel producers do.
     """
+    endpoint = endpoint_of(endpoint)
     work_dir.mkdir(parents=True, exist_ok=True)
     barrier = dist.start_barrier()
     commands: list[tuple[int, str, list[str]]] = []
-    endpoint = endpoint_of(endpoint)
     for i in range(instances):
         client_id = f"{client_prefix}-producer-{i}"
         config = write_properties(
@@ -104,6 +107,8 @@ def run_producers(
         if barrier is not None:
             _release(started, ready, deadline=min(deadline, time.monotonic() + BARRIER_TIMEOUT_S))
         started_at = _now()
+        if on_go is not None:
+            on_go()
         return [_producer_outcome(i, client_id, proc, started_at, load, deadline) for i, client_id, proc in started]
     finally:
         for _, _, proc in started:
@@ -178,12 +183,12 @@ def run_consumer(
     on_line: LineSink | None = None,
 ) -> ConsumerOutcome:
     """ConsumerPerformance over the topic; failed if it read fewer records than asked."""
+    endpoint = endpoint_of(endpoint)
     work_dir.mkdir(parents=True, exist_ok=True)
     config = write_properties(work_dir / "consumer.properties", {**load.props, **endpoint.security.java_properties()})
     args = perftools.consumer_args(
         bootstrap_servers=endpoint.servers, topic=load.topic, num_records=load.num_records,
         timeout_ms=load.timeout_ms, config_file=config, group=group,
-    endpoint = endpoint_of(endpoint)
     )
     cmd = dist.java_command(perftools.CONSUMER_MAIN, args, heap_mb=load.heap_mb, class_archive="tools")
     sink = (lambda line: on_line("consumer", line)) if on_line else None

@@ -107,6 +107,28 @@ class StepTiming:
 
 
 @dataclass
+class FaultEvent:
+    """One injected broker fault (kafkalab.faults): what was planned, what happened, when.
+
+    Offsets are seconds from the producers' common start ("go"); None when it did not happen.
+    outcome: restarted (came back and registered), down (stayed down for the run, as asked),
+    skipped (the producers finished before at_s), failed (see error).
+    """
+
+    seq: int
+    action: str  # kill | stop
+    broker: int
+    planned_at_s: float
+    planned_restart_after_s: float | None
+    outcome: str = "skipped"
+    at_s: float | None = None
+    down_at: datetime | None = None
+    restarted_at_s: float | None = None
+    ready_at_s: float | None = None
+    error: str | None = None
+
+
+@dataclass
 class RunRecord:
     """One repetition of an experiment on one cluster: the unit stored as a row of `runs`."""
 
@@ -134,6 +156,13 @@ class RunRecord:
     flow_run_id: str | None = None
     run_dir: str | None = None
     records_in_topic: int | None = None
+    # Integrity (kafkalab.faults): what the producers report acknowledged against what the
+    # topic holds (end offsets, or records read back when the spec asks `consume`).
+    integrity_check: str | None = None  # end_offsets | consume
+    records_acknowledged: int | None = None
+    records_consumed: int | None = None
+    records_lost: int | None = None
+    fault_events: list[FaultEvent] = field(default_factory=list)
     profile: str | None = None
     attempt: int = 1
     # Sweep runs: the sweep, the cell (its index in the plan and its axis values), and how

@@ -33,12 +33,15 @@ class ManagedProcess:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         stdin_pipe: bool = False,
+        append: bool = False,
     ) -> None:
         self.name = name
         self.command = list(command)
+        self.cwd = cwd
+        self.env = env
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "ab" if append else "wb")  # append: a restarted process keeps the old output
         self._reader: threading.Thread | None = None
         self.started_at = time.time()
         self.proc = subprocess.Popen(
@@ -101,6 +104,14 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 self._signal(signal.SIGKILL)
                 self.proc.wait(timeout=30)
+        self._finish()
+        return self.proc.returncode
+
+    def kill(self) -> int | None:
+        """SIGKILL at once (a crash: no shutdown hooks), wait for the exit; idempotent."""
+        if self.proc.poll() is None:
+            self._signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
         self._finish()
         return self.proc.returncode
 

@@ -314,6 +314,35 @@ class ConsumerSpec(_Strict):
     _props = field_validator("props", mode="before")(lambda value: _client_props(value, "consumer.props"))
 
 
+class FaultSpec(_Strict):
+    """A broker fault during the producer test. Platform-neutral: on the local platform `kill`
+    is SIGKILL to the broker JVM and `stop` a clean shutdown (SIGTERM: controlled shutdown);
+    on Kubernetes the same entry deletes the broker's pod (grace period 0 / its own)."""
+
+    action: Literal["kill", "stop"] = Field(
+        ..., description="kill: SIGKILL, no shutdown (a crash); stop: clean shutdown (SIGTERM, controlled shutdown)."
+    )
+    broker: int = Field(
+        ..., ge=0, le=63,
+        description="Broker node id, 0..brokers-1 (kafka-0, kafka-1, ... as in the guide; the pod ordinal on Kubernetes).",
+    )
+    at_s: float = Field(..., ge=0, le=86400, description="Seconds into the producer test (from the producers' common start).")
+    restart_after_s: float | None = Field(
+        None, gt=0, le=3600,
+        description="Start the broker again this many seconds after the fault (same data and ports); "
+                    "omitted: it stays down for the rest of the run.",
+    )
+
+
+class IntegritySpec(_Strict):
+    """How a run counts what the topic holds, against what the producers report acknowledged."""
+
+    verify: Literal["end_offsets", "consume"] = Field(
+        "end_offsets", description="end_offsets: sum of end - start offsets per partition; consume: read every record back."
+    )
+    timeout_s: float = Field(300, gt=0, le=86400, description="How long reading the topic back (consume) may take.")
+
+
 class RetrySpec(_Strict):
     perf_tests: int = Field(0, ge=0, le=10, description="Retries of a failed producer or consumer test (default none).")
 
@@ -335,6 +364,11 @@ class ExperimentSpec(_Strict):
     producer: ProducerSpec
     consumer: ConsumerSpec = Field(default_factory=ConsumerSpec)
     retries: RetrySpec = Field(default_factory=RetrySpec)
+    faults: list[FaultSpec] = Field(
+        default_factory=list, max_length=20,
+        description="Broker faults during the producer test: kill or stop broker K at T seconds, restart after D.",
+    )
+    integrity: IntegritySpec = Field(default_factory=IntegritySpec)
 
     _name = field_validator("name")(lambda value: _run_name(value))
 
@@ -354,6 +388,13 @@ class ExperimentSpec(_Strict):
             value = self.cluster.broker_config.get(key)
             if value is not None and value.lstrip("-").isdigit() and int(value) > brokers:
                 raise ValueError(f"cluster.broker_config.{key}: {value} exceeds cluster.brokers ({brokers})")
+        return self
+
+    @model_validator(mode="after")
+    def _faults_fit(self) -> ExperimentSpec:
+        from kafkalab.faults import check_faults  # the fault rules live with the injector
+
+        check_faults(self)
         return self
 
     def topic_name(self, repetition: int, attempt: int = 1) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from kafkalab import paths
 from kafkalab.model import (
-    ConsumerOutcome, ConsumerSummary, ProducerOutcome, ProducerOutput, ProducerSummary, ProducerWindow, RunRecord,
+    ConsumerOutcome, ConsumerSummary, FaultEvent, ProducerOutcome, ProducerOutput, ProducerSummary, ProducerWindow, RunRecord,
     StepTiming,
 )  # fmt: skip
 
@@ -139,4 +139,5 @@ def _decode_record(raw: dict[str, Any]) -> RunRecord:
     if consumer is not None:
         consumer = ConsumerOutcome(**{**consumer, "summary": _summary(ConsumerSummary, consumer["summary"])})
     steps = [StepTiming(**s) for s in data.pop("steps", [])]
-    return RunRecord(**data, producers=producers, consumer=consumer, steps=steps)
+    faults = [FaultEvent(**f) for f in data.pop("fault_events", [])]
+    return RunRecord(**data, producers=producers, consumer=consumer, steps=steps, fault_events=faults)

@@ -21,8 +21,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 import schema
 from kafkalab.database import connection_problem, make_engine, resolve_url
 from kafkalab.errors import KafkalabError
-from kafkalab.model import ConsumerOutcome, ProducerOutcome, ProducerSummary, RunRecord
+from kafkalab.model import ConsumerOutcome, FaultEvent, ProducerOutcome, ProducerSummary, RunRecord
 from schema.models import ConsumerResult, Experiment, ProducerResult, Run, StepTiming, Sweep
+from schema.models import FaultEvent as FaultEventRow
 
 # Kafka 4 producer defaults, stored when a spec leaves the setting out, so that
 # "acks = all" groups runs that set it with runs that relied on the default.
@@ -102,6 +103,8 @@ class Store:
                 _insert_producers(conn, run_id, record.producers)
                 if record.consumer is not None:
                     conn.execute(insert(ConsumerResult).values(_consumer_row(run_id, record.consumer)))
+                if record.fault_events:
+                    conn.execute(insert(FaultEventRow), [_fault_row(run_id, event) for event in record.fault_events])
                 if record.steps:
                     conn.execute(
                         insert(StepTiming),
@@ -271,6 +274,10 @@ def _run_row(record: RunRecord, experiment_id: int) -> dict[str, Any]:
         "flow_run_id": record.flow_run_id,
         "run_dir": record.run_dir,
         "records_in_topic": record.records_in_topic,
+        "integrity_check": record.integrity_check,
+        "records_acknowledged": record.records_acknowledged,
+        "records_consumed": record.records_consumed,
+        "records_lost": record.records_lost,
         "profile": record.profile,
         "attempt": record.attempt,
         "sweep_id": record.sweep_id,
@@ -345,6 +352,15 @@ def _consumer_row(run_id: int, consumer: ConsumerOutcome) -> dict[str, Any]:
         "raw_output": consumer.raw_output,
         "started_at": _aware(consumer.started_at),
         "finished_at": _aware(consumer.finished_at),
+    }
+
+
+def _fault_row(run_id: int, event: FaultEvent) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "seq": event.seq, "action": event.action, "broker": event.broker,
+        "planned_at_s": event.planned_at_s, "planned_restart_after_s": event.planned_restart_after_s,
+        "at_s": event.at_s, "down_at": _aware(event.down_at), "restarted_at_s": event.restarted_at_s,
+        "ready_at_s": event.ready_at_s, "outcome": event.outcome, "error": event.error,
     }
 
 

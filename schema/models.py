@@ -165,6 +165,19 @@ class Run(Base):
     run_key: Mapped[str | None] = mapped_column(
         UUID(as_uuid=False), comment="set by the engine when it records the run; stores it once"
     )
+    # Integrity (schema 0005): acknowledged by the producers against what the topic holds.
+    integrity_check: Mapped[str | None] = mapped_column(
+        comment="how records_lost was counted: end_offsets (records_in_topic) | consume (records_consumed)"
+    )
+    records_acknowledged: Mapped[int | None] = mapped_column(
+        BigInteger, comment="records the producer instances report acknowledged (failed instances included)"
+    )
+    records_consumed: Mapped[int | None] = mapped_column(
+        BigInteger, comment="records read back from the topic (integrity check consume only)"
+    )
+    records_lost: Mapped[int | None] = mapped_column(
+        BigInteger, comment="records_acknowledged minus what the topic holds; < 0: more held than acknowledged"
+    )
 
 
 class ProducerResult(Base):
@@ -224,6 +237,34 @@ class ProducerWindow(Base):
     mb_per_sec: Mapped[float]
     avg_latency_ms: Mapped[float]
     max_latency_ms: Mapped[float]
+
+
+class FaultEvent(Base):
+    """A broker fault injected during a run's producer test (spec `faults:`); offsets in
+    seconds from the producers' common start."""
+
+    __tablename__ = "fault_events"
+    __table_args__ = (
+        UniqueConstraint("run_id", "seq"),
+        CheckConstraint("action IN ('kill', 'stop')", name="action"),
+        CheckConstraint("outcome IN ('restarted', 'down', 'skipped', 'failed')", name="outcome"),
+    )
+
+    id: Mapped[int] = _id()
+    run_id: Mapped[int] = _parent("runs.id")
+    seq: Mapped[int] = mapped_column(Integer, comment="the fault's place in the spec's faults list")
+    action: Mapped[str] = mapped_column(comment="kill: SIGKILL / pod deleted at once; stop: clean shutdown")
+    broker: Mapped[int] = mapped_column(Integer, comment="broker node id")
+    planned_at_s: Mapped[float] = mapped_column(comment="the spec's at_s")
+    planned_restart_after_s: Mapped[float | None] = mapped_column(comment="the spec's restart_after_s; NULL: stays down")
+    at_s: Mapped[float | None] = mapped_column(comment="when it was injected, s from the producers' start")
+    down_at: Mapped[datetime | None] = mapped_column(comment="when it was injected, wall clock")
+    restarted_at_s: Mapped[float | None] = mapped_column(comment="when the broker was started again, s from the producers' start")
+    ready_at_s: Mapped[float | None] = mapped_column(comment="when it served again, s from the producers' start")
+    outcome: Mapped[str] = mapped_column(
+        comment="restarted | down (left down, as asked) | skipped (producers finished first) | failed"
+    )
+    error: Mapped[str | None]
 
 
 class ConsumerResult(Base):

@@ -7,6 +7,8 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from kafkalab import experiment
+from kafkalab.faults import FaultInjector
+from kafkalab.integrity import Integrity
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
 from kafkalab.platforms.local import LocalCluster
 from kafkalab.spec import ExperimentSpec
@@ -18,8 +20,10 @@ def _tool_lines():
 
 
 @task(name="producers", cache_policy=NO_CACHE)
-def producer_fanout(spec: ExperimentSpec, cluster: LocalCluster, topic: str) -> list[ProducerOutcome]:
-    outcomes = experiment.producer_fanout(spec, cluster, topic, on_line=_tool_lines())
+def producer_fanout(
+    spec: ExperimentSpec, cluster: LocalCluster, topic: str, faults: FaultInjector | None = None
+) -> list[ProducerOutcome]:
+    outcomes = experiment.producer_fanout(spec, cluster, topic, on_line=_tool_lines(), faults=faults)
     logger = get_run_logger()
     for o in outcomes:
         if o.status != "ok":
@@ -40,3 +44,15 @@ def records_in_topic(cluster: LocalCluster, topic: str) -> int:
     count = experiment.records_in_topic(cluster, topic)
     get_run_logger().info("topic %s holds %d records", topic, count)
     return count
+
+
+@task(name="integrity", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+def integrity(
+    spec: ExperimentSpec, cluster: LocalCluster, topic: str, producers: list[ProducerOutcome], in_topic: int | None
+) -> Integrity:
+    result = experiment.integrity(spec, cluster, topic, producers, in_topic)
+    held = f"{result.consumed} read back" if result.check == "consume" else f"{result.in_topic} in the topic"
+    message = f"integrity: {result.acknowledged} acknowledged, {held}, lost {result.lost}"
+    logger = get_run_logger()
+    (logger.warning if result.lost else logger.info)(message)
+    return result

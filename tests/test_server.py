@@ -328,6 +328,63 @@ def test_schedules_turned_on_stay_on_when_deployments_are_registered_again(lab):
     assert unknown.returncode == 2 and "no deployment 'nightly-typo' (deployments: experiment/experiment" in unknown.stderr
 
 
+# --------------------------------------------------------------------------- cancellation
+
+
+def _jvms_under(directory: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if "java" in (proc.info["name"] or "") and str(directory) in " ".join(proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_cancelling_a_running_flow_stops_every_process_and_marks_the_run(lab):
+    """The UI's Cancel button on a run in its producer test: the worker stops the flow process,
+    whose teardown stops the perf tools and the cluster; the run is stored as cancelled."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelling
+
+    runs_root = lab.data_dir / "runs"
+    # ~100 s of producing at 2000 rec/s: long enough to be cancelled in the middle of it
+    overrides = {**TINY_OVERRIDES, "name": "srv-cancel", "num_records": 200_000, "throughput": 2000}
+
+    async def cancel(client):
+        deployment = await client.read_deployment_by_name("experiment/experiment")
+        created = await client.create_flow_run_from_deployment(deployment.id, parameters={"overrides": overrides})
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        producers: list[psutil.Process] = []
+        while not producers:  # until the producer test is under way
+            assert time.monotonic() < deadline, "the producer test did not start"
+            producers = [p for p in _jvms_under(runs_root) if "ProducerPerformance" in " ".join(p.cmdline())]
+            await asyncio.sleep(0.5)
+        run_dir = next(runs_root.glob("*-srv-cancel-*"))
+        await asyncio.sleep(2)
+        await client.set_flow_run_state(created.id, Cancelling(), force=True)
+        return await _wait_final(client, created.id, timeout_s=120), run_dir
+
+    final, run_dir = lab.api(cancel)
+    assert final.state.type == StateType.CANCELLED, final.state
+    assert not _jvms_under(run_dir)
+    ports = [int(line.rsplit(":", 1)[1]) for cfg in run_dir.glob("*/server.properties")
+             for line in cfg.read_text().splitlines() if line.startswith("listeners=")]
+    assert len(ports) == 2 and all(_port_is_free(p) for p in ports), ports
+    assert not (run_dir / "pids.json").exists()  # the cluster's claim on its directory is released
+    (stored,) = lab.rows("SELECT status, error FROM runs WHERE flow_run_id = :id", id=str(final.id))
+    assert stored["status"] == "cancelled" and stored["error"].startswith("cancelled (TerminationSignal) during"), stored
+
+
 # --------------------------------------------------------------------------- Kubernetes pool
 
 

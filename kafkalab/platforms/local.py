@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +25,12 @@ from kafkalab.distribution import BROKER_MAIN, STORAGE_TOOL_MAIN, KafkaDistribut
 from kafkalab.errors import ClusterError
 from kafkalab.processes import ManagedProcess
 from kafkalab.properties import write_properties
-
 from kafkalab.security import PLAINTEXT, ClusterSecurity, Endpoint
+
 LOOPBACK = "127.0.0.1"
 CONTROLLER_ID_BASE = 1000  # controllers 1000.., brokers 0..N-1: distinct KRaft node ids
+# What a broker logs once it is registered, caught up, unfenced and serving (BrokerServer).
+BROKER_STARTED_LINE = b"Transition from STARTING to STARTED"
 
 
 def free_port() -> int:
@@ -81,11 +84,11 @@ class LocalCluster:
     cluster_id: str = field(default_factory=new_cluster_id)
     controllers: list[Node] = field(default_factory=list)
     brokers: list[Node] = field(default_factory=list)
+    # SASL and/or TLS on the broker listener (None: PLAINTEXT). See kafkalab/security.py.
+    security: ClusterSecurity | None = field(default=None, repr=False)
     # Set only while kafkalab records the broker class-data archive (class_archives.py).
     record_class_archive: Path | None = None
 
-    # SASL and/or TLS on the broker listener (None: PLAINTEXT). See kafkalab/security.py.
-    security: ClusterSecurity | None = field(default=None, repr=False)
     platform = "local"
 
     # -- layout -------------------------------------------------------------------------
@@ -100,9 +103,6 @@ class LocalCluster:
         return ",".join(f"{LOOPBACK}:{b.port}" for b in self.brokers)
 
     @property
-    def broker_ids(self) -> list[int]:
-        return [b.node_id for b in self.brokers]
-    @property
     def endpoint(self) -> Endpoint:
         """kafkalab's own client calls (readiness, topics, offsets): the brokers' internal user."""
         return Endpoint(self.bootstrap_servers, self.security.internal_client() if self.security else PLAINTEXT)
@@ -116,6 +116,9 @@ class LocalCluster:
     def listener(self) -> str:
         return self.security.listener if self.security else "PLAINTEXT"
 
+    @property
+    def broker_ids(self) -> list[int]:
+        return [b.node_id for b in self.brokers]
 
     def _common_config(self, node: Node) -> dict[str, object]:
         return {
@@ -139,10 +142,10 @@ class LocalCluster:
             "advertised.listeners": listener,
             "inter.broker.listener.name": self.listener,
             **self.settings.applied,
+            **(self.security.broker_properties() if self.security else {}),
         }
 
     def _new_node(self, node_id: int, role: str) -> Node:
-            **(self.security.broker_properties() if self.security else {}),
         directory = self.run_dir / (f"controller-{node_id}" if role == "controller" else f"broker-{node_id}")
         directory.mkdir(parents=True, exist_ok=False)
         return Node(node_id, role, free_port(), directory)
@@ -241,6 +244,71 @@ class LocalCluster:
             list(pool.map(lambda n: n.process and n.process.stop(grace_s), gone))
         self.brokers = [b for b in self.brokers if b.node_id not in broker_ids]
         self._write_pids()
+
+    # -- faults (kafkalab.faults) --------------------------------------------------------
+
+    def broker_node(self, node_id: int) -> Node:
+        for node in self.brokers:
+            if node.node_id == node_id:
+                return node
+        raise ClusterError(f"broker {node_id} is not part of this cluster (brokers: {self.broker_ids})")
+
+    def kill_broker(self, node_id: int) -> None:
+        """SIGKILL the broker's JVM: no controlled shutdown, as when its machine dies."""
+        node = self.broker_node(node_id)
+        if node.process is not None:
+            node.process.kill()
+
+    def stop_broker(self, node_id: int, grace_s: float = 30) -> None:
+        """Clean shutdown (SIGTERM: the broker hands its leaderships over first), SIGKILL after `grace_s`."""
+        node = self.broker_node(node_id)
+        if node.process is not None:
+            node.process.stop(grace_s)
+
+    def start_broker(self, node_id: int) -> int:
+        """Start a stopped or killed broker again: same command, config, data directory and port.
+
+        Its output is appended to the same server.log; returns the log's size before the
+        restart (where wait_broker_back looks). Not waiting for readiness.
+        """
+        node = self.broker_node(node_id)
+        old = node.process
+        if old is None:
+            raise ClusterError(f"broker {node_id} was never started")
+        if old.poll() is None:
+            raise ClusterError(f"broker {node_id} is still running (pid {old.pid})")
+        offset = node.log_path.stat().st_size if node.log_path.exists() else 0
+        node.process = ManagedProcess(node.name, old.command, node.log_path, cwd=old.cwd, env=old.env, append=True)
+        self._write_pids()
+        return offset
+
+    def wait_broker_back(self, node_id: int, log_offset: int, timeout_s: float = 120) -> None:
+        """Until the restarted broker logs that it started: registered, caught up, unfenced and serving.
+
+        Read from its own log (after `log_offset`) rather than asked of the cluster: right after
+        a SIGKILL the controller still lists the old incarnation until its session times out.
+        """
+        node = self.broker_node(node_id)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with open(node.log_path, "rb") as log:
+                log.seek(log_offset)
+                if BROKER_STARTED_LINE in log.read():
+                    return
+            code = node.process.poll() if node.process is not None else None
+            if code is not None:
+                raise ClusterError(
+                    f"{node.name} exited with code {code} after its restart: "
+                    f"{_last_meaningful_line(node.process.output())} (log: {node.log_path})"
+                )
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{node.name} not started {timeout_s:.0f}s after its restart (log: {node.log_path})")
+            time.sleep(0.2)
+
+    def restart_broker(self, node_id: int, timeout_s: float = 120) -> None:
+        """start_broker, then wait_broker_back."""
+        offset = self.start_broker(node_id)
+        self.wait_broker_back(node_id, offset, timeout_s=timeout_s)
 
     def stop(self, grace_s: float = 10) -> None:
         """Stop brokers (in parallel, while the controllers can still take their shutdown), then controllers."""
