@@ -257,3 +257,337 @@ def test_spec_kubernetes_section_defaults_and_errors():
             parse_spec(data)
         message = str(info.value)
         assert f": {field}:" in message and "\n" not in message, message
+
+
+# --- against the real control plane -------------------------------------------------------------
+
+import secrets as _secrets  # noqa: E402
+import time  # noqa: E402
+
+import yaml  # noqa: E402
+from kubernetes.client.exceptions import ApiException  # noqa: E402
+
+from kafkalab import admin, experiment  # noqa: E402
+from kafkalab.platforms.kubernetes import KafkaLevel, KubernetesCluster  # noqa: E402
+from kafkalab.platforms.kubernetes.jobs import SchedulingError  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class PodListKafka(KafkaLevel):
+    """The Kafka-level seam on fake nodes, where no Kafka runs: a broker is registered when its
+    pod is Ready; topic, smoke-test and reassignment calls are recorded."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def registered_brokers(self, cluster):
+        pods = cluster.core.list_namespaced_pod(cluster.namespace, label_selector=f"{m.ROLE_LABEL}=broker").items
+        return [admin.BrokerInfo(int(p.metadata.name.rsplit("-", 1)[1]), f"{p.metadata.name}.kafka-broker", 9092)
+                for p in pods
+                if any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))]
+
+    def create_topic(self, cluster, name, *, partitions, replication_factor, config):
+        self.calls.append(("create_topic", name, partitions, replication_factor))
+
+    def smoke_test(self, cluster, *, replication_factor):
+        self.calls.append(("smoke_test", replication_factor))
+        return "smoke"
+
+    def delete_user_topics(self, cluster):
+        self.calls.append(("delete_user_topics",))
+        return []
+
+    def reassign(self, cluster, timeout_s):
+        self.calls.append(("reassign", tuple(cluster.broker_ids)))
+        return {}
+
+
+def _kube_spec(**over) -> object:
+    data = {
+        "name": "kube-test", "platform": "kubernetes",
+        "cluster": {"brokers": 3, "heap_mb": 256, "controller_heap_mb": 128,
+                    "broker_config": {"num.io.threads": 8, "num_network_threads": 3},
+                    "kubernetes": {"storage": "ephemeral", "schedule_timeout_s": 30}},
+        "topic": {"name": "performancetest", "partitions": 3, "replication_factor": 3},
+        "producer": {"instances": 3, "num_records": 30000, "record_size": 250, "throughput": -1, "heap_mb": 192,
+                     "spread": "one-per-node", "props": {"acks": 1}},
+        "consumer": {"heap_mb": 192, "num_records": 90000},
+    }
+    for path, value in over.items():
+        node = data
+        *parents, last = path.split("__")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return parse_spec(data)
+
+
+def _summary_line(path: Path) -> str:
+    return "\n".join(line for line in path.read_text().splitlines() if " ms 99.9th." in line)
+
+
+def _gone(read) -> bool:
+    try:
+        read()
+    except ApiException as exc:
+        return exc.status == 404
+    return False
+
+
+def _static_volumes(api, storage_class: str, count: int) -> list[str]:
+    """PersistentVolumes for the StatefulSets' claims (no provisioner on fake nodes): the real PV
+    controller binds the claims to them, the real scheduler then places the pods."""
+    core = k8s.CoreV1Api(api)
+    names = []
+    for i in range(count):
+        name = f"{storage_class}-{i}"
+        core.create_persistent_volume(k8s.V1PersistentVolume(
+            metadata=k8s.V1ObjectMeta(name=name),
+            spec=k8s.V1PersistentVolumeSpec(
+                capacity={"storage": "1Gi"}, access_modes=["ReadWriteOnce"], storage_class_name=storage_class,
+                persistent_volume_reclaim_policy="Retain", host_path=k8s.V1HostPathVolumeSource(path=f"/tmp/{name}"))))
+        names.append(name)
+    return names
+
+
+@pytest.mark.kube
+def test_deploy_scale_and_teardown_on_a_real_control_plane(kube_testbed, kafka_dist, tmp_path, monkeypatch):
+    api = kube_testbed.api_client()
+    core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
+    storage_class = f"kafkalab-static-{_secrets.token_hex(3)}"
+    volumes = _static_volumes(api, storage_class, 1 + 6)  # a controller and up to 6 brokers
+    spec = _kube_spec(cluster__kubernetes={"storage": "persistent", "storage_class": storage_class,
+                                           "storage_size": "1Gi", "controller_storage_size": "1Gi"})
+    progress: list[str] = []
+    try:
+        monkeypatch.setenv("KUBECONFIG", str(kube_testbed.kubeconfig))  # the flow's way to find the cluster
+        cluster = experiment.deploy_cluster(spec, kafka_dist, tmp_path / "run", on_progress=progress.append)
+        assert isinstance(cluster, KubernetesCluster) and cluster.platform == "kubernetes"
+        cluster.kafka = PodListKafka()
+        ns = cluster.namespace
+        try:
+            namespace = core.read_namespace(ns)
+            assert namespace.metadata.labels[m.MANAGED_BY] == "kafkalab"
+            assert namespace.metadata.labels[m.CLUSTER_LABEL] == cluster.cluster_label
+            started = time.monotonic()
+            ready = cluster.wait_ready(timeout_s=180)
+            assert [b.node_id for b in ready] == [0, 1, 2]
+            progress.append(f"ready after {time.monotonic() - started:.1f}s")
+            for role, replicas in (("controller", 1), ("broker", 3)):
+                sts = apps.read_namespaced_stateful_set(f"kafka-{role}", ns)
+                assert sts.status.ready_replicas == replicas
+                svc = core.read_namespaced_service(f"kafka-{role}", ns)
+                assert svc.spec.cluster_ip == "None"
+            claims = core.list_namespaced_persistent_volume_claim(ns).items
+            assert sorted(c.metadata.name for c in claims) == [
+                "data-kafka-broker-0", "data-kafka-broker-1", "data-kafka-broker-2", "data-kafka-controller-0"]
+            assert {c.status.phase for c in claims} == {"Bound"}
+            config = core.read_namespaced_config_map("kafka-config", ns).data["broker.properties"]
+            assert "num.io.threads=8\n" in config and "num.network.threads=3\n" in config
+            assert cluster.bootstrap_servers.split(",")[0] == f"kafka-broker-0.kafka-broker.{ns}.svc:9092"
+
+            experiment.create_topic(spec, cluster, "performancetest")
+            experiment.smoke_test(spec, cluster)
+            assert cluster.kafka.calls == [("create_topic", "performancetest", 3, 3), ("smoke_test", 3)]
+
+            assert experiment.scale_up(cluster, 6, on_progress=progress.append) == [3, 4, 5]
+            assert [b.node_id for b in cluster.wait_ready([3, 4, 5], timeout_s=180)] == [3, 4, 5]
+            assert apps.read_namespaced_stateful_set("kafka-broker", ns).status.ready_replicas == 6
+            assert cluster.bootstrap_servers.count(",") == 5
+            assert "offsets.topic.replication.factor=3\n" in core.read_namespaced_config_map("kafka-config", ns).data[
+                "broker.properties"]
+            experiment.reassign_partitions(cluster, 60)
+            assert cluster.kafka.calls[-1] == ("reassign", (0, 1, 2, 3, 4, 5))
+
+            assert experiment.scale_down(cluster, 3, on_progress=progress.append) == [3, 4, 5]
+            assert apps.read_namespaced_stateful_set("kafka-broker", ns).status.ready_replicas == 3
+            names = sorted(p.metadata.name for p in core.list_namespaced_pod(ns, label_selector=f"{m.ROLE_LABEL}=broker").items)
+            assert names == ["kafka-broker-0", "kafka-broker-1", "kafka-broker-2"]
+            assert cluster.broker_ids == [0, 1, 2]
+        finally:
+            cluster.stop()
+        assert _gone(lambda: core.read_namespace(ns))
+    finally:
+        for name in volumes:
+            core.delete_persistent_volume(name)
+
+
+@pytest.fixture(scope="module")
+def runner_api(kube_testbed):
+    """An ApiClient with the token of deployments/kubernetes/rbac.yaml's service account, applied for
+    real: the perf-test cluster below runs with no more rights than a flow run would have."""
+    from kubernetes import config as k8s_config
+    from kubernetes import utils
+
+    admin_api = kube_testbed.api_client()
+    core = k8s.CoreV1Api(admin_api)
+    if _gone(lambda: core.read_namespaced_service_account("kafkalab-runner", "kafkalab")):
+        utils.create_from_yaml(admin_api, str(REPO / "deployments" / "kubernetes" / "rbac.yaml"))
+    token = core.create_namespaced_service_account_token(
+        "kafkalab-runner", "kafkalab", k8s.AuthenticationV1TokenRequest(
+            spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))).status.token
+    configuration = k8s.Configuration()
+    k8s_config.load_kube_config(config_file=str(kube_testbed.kubeconfig), client_configuration=configuration)
+    configuration.cert_file = configuration.key_file = None
+    configuration.api_key = {"authorization": token}
+    configuration.api_key_prefix = {"authorization": "Bearer"}
+    return k8s.ApiClient(configuration)
+
+
+@pytest.mark.kube
+def test_rbac_is_least_privilege(kube_testbed, runner_api):
+    api = kube_testbed.api_client()
+    authz = k8s.AuthorizationV1Api(api)
+
+    def allowed(verb, resource, group="", namespace="kafkalab-x", subresource=None):
+        review = k8s.V1SubjectAccessReview(spec=k8s.V1SubjectAccessReviewSpec(
+            user="system:serviceaccount:kafkalab:kafkalab-runner",
+            groups=["system:serviceaccounts", "system:serviceaccounts:kafkalab", "system:authenticated"],
+            resource_attributes=k8s.V1ResourceAttributes(verb=verb, resource=resource, group=group, namespace=namespace,
+                                                         subresource=subresource)))
+        return authz.create_subject_access_review(review).status.allowed
+
+    assert allowed("create", "namespaces", namespace=None) and allowed("delete", "namespaces", namespace=None)
+    assert allowed("patch", "statefulsets", "apps") and allowed("create", "jobs", "batch")
+    assert allowed("get", "pods", subresource="log") and allowed("list", "events") and allowed("create", "secrets")
+    assert not allowed("get", "secrets") and not allowed("list", "secrets")
+    assert not allowed("delete", "nodes", namespace=None) and not allowed("create", "clusterroles",
+                                                                           "rbac.authorization.k8s.io", namespace=None)
+    assert not allowed("create", "pods/exec") and not allowed("create", "pods", subresource="exec")
+
+
+@pytest.fixture(scope="module")
+def perf_cluster(kube_testbed, runner_api, tmp_path_factory):
+    """A 1-broker cluster deployed with the runner's service account, for the perf-test Jobs."""
+    from kafkalab.broker_config import BrokerSettings as Settings
+
+    spec = _kube_spec(cluster__brokers=1, topic__replication_factor=1)
+    cluster = KubernetesCluster(None, tmp_path_factory.mktemp("kube-run"), Settings(), spec.cluster.kubernetes,
+                                name="kube-perf", heap_mb=256, controller_heap_mb=128, api=runner_api,
+                                kafka=PodListKafka())
+    cluster.deploy(1, 1)
+    try:
+        cluster.wait_ready(timeout_s=180)
+        yield cluster
+    finally:
+        cluster.stop()
+        assert _gone(lambda: cluster.core.read_namespace(cluster.namespace))
+
+
+def _feed_producers(plane, cluster, topic: str, instances: int) -> list[Path]:
+    files = [DATA / f"producer-{i % 3}.log" for i in range(instances)]
+    for i, path in enumerate(files):
+        plane.serve_logs(cluster.namespace, f"{KubernetesCluster.job_name('producers', topic)}-{i}-", path,
+                         termination_message=_summary_line(path), exit_code=0)
+    return files
+
+
+@pytest.mark.kube
+def test_three_producers_one_per_node_collect_real_tool_output(kube_testbed, perf_cluster):
+    spec = _kube_spec()
+    topic = "perf-3"
+    files = _feed_producers(kube_testbed, perf_cluster, topic, 3)
+    lines: list[tuple[str, str]] = []
+    outcomes = experiment.producer_fanout(spec, perf_cluster, topic, on_line=lambda src, line: lines.append((src, line)))
+    assert [o.instance for o in outcomes] == [0, 1, 2]
+    for outcome, path in zip(outcomes, files):
+        expected = perftools.parse_producer_output(path.read_text())
+        assert outcome.status == "ok", outcome.error
+        assert outcome.output.summary == expected.summary  # from the termination message
+        assert outcome.output.windows == expected.windows  # from the raw pod log
+        assert outcome.raw_output == path.read_text()
+        assert outcome.client_id == f"kafkalab-{topic}-producer-{outcome.instance}"
+    assert sum(o.output.summary.records for o in outcomes) == 90000
+    nodes = {pod.spec.node_name for pod in perf_cluster.jobs.last_result.pods.values()}
+    assert len(nodes) == 3  # one per node
+    assert (perf_cluster.run_dir / topic / "producer-1.log").read_text() == files[1].read_text()
+    assert ("producer-0", _summary_line(files[0])) in lines
+    job = KubernetesCluster.job_name("producers", topic)
+    assert _gone(lambda: perf_cluster.jobs.batch.read_namespaced_job(job, perf_cluster.namespace))
+
+
+@pytest.mark.kube
+def test_four_producers_one_per_node_on_three_nodes_fail_clearly_and_clean_up(kube_testbed, perf_cluster):
+    spec = _kube_spec(producer__instances=4)
+    topic = "perf-4"
+    _feed_producers(kube_testbed, perf_cluster, topic, 4)
+    started = time.monotonic()
+    with pytest.raises(SchedulingError) as info:
+        experiment.producer_fanout(spec, perf_cluster, topic)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("producers x4: pod producers-perf-4-")
+    assert "didn't match pod anti-affinity rules" in message, message
+    assert time.monotonic() - started < spec.cluster.kubernetes.schedule_timeout_s + 30
+    job = KubernetesCluster.job_name("producers", topic)
+    assert _gone(lambda: perf_cluster.jobs.batch.read_namespaced_job(job, perf_cluster.namespace))
+    assert perf_cluster.jobs.pods(job) == []
+
+
+@pytest.mark.kube
+def test_a_pod_that_never_fits_fails_after_the_schedule_timeout(kube_testbed, perf_cluster):
+    spec = _kube_spec(producer__instances=1, producer__heap_mb=192)
+    perf_cluster.options = perf_cluster.options.model_copy(update={"producer_cpu": "64", "schedule_timeout_s": 3})
+    try:
+        with pytest.raises(SchedulingError) as info:
+            experiment.producer_fanout(spec, perf_cluster, "perf-big")
+    finally:
+        perf_cluster.options = perf_cluster.options.model_copy(update={"producer_cpu": "1", "schedule_timeout_s": 30})
+    assert "not scheduled after 3s" in str(info.value) and "Insufficient cpu" in str(info.value), str(info.value)
+
+
+@pytest.mark.kube
+def test_consumer_test_as_a_job(kube_testbed, perf_cluster):
+    spec = _kube_spec()
+    topic = "perf-c"
+    log = DATA / "consumer.log"
+    kube_testbed.serve_logs(perf_cluster.namespace, KubernetesCluster.job_name("consumer", topic) + "-", log,
+                            termination_message=log.read_text(), exit_code=0)
+    outcome = experiment.consumer_test(spec, perf_cluster, topic, 90000)
+    assert outcome.status == "ok", outcome.error
+    assert outcome.summary == perftools.parse_consumer_output(log.read_text())
+    assert outcome.summary.messages == 90000
+
+
+@pytest.mark.kube
+def test_a_failed_producer_pod_is_a_failed_instance_with_its_output(kube_testbed, perf_cluster):
+    spec = _kube_spec(producer__instances=2)
+    topic = "perf-fail"
+    job = KubernetesCluster.job_name("producers", topic)
+    kube_testbed.serve_logs(perf_cluster.namespace, f"{job}-0-", DATA / "producer-0.log",
+                            termination_message=_summary_line(DATA / "producer-0.log"))
+    broken = Path(perf_cluster.run_dir) / "broken.log"
+    broken.write_text("[2026-11-25 11:52:40,000] ERROR org.apache.kafka.common.errors.TimeoutException: "
+                      "Topic perf-fail not present in metadata after 60000 ms.\n")
+    kube_testbed.serve_logs(perf_cluster.namespace, f"{job}-1-", broken, termination_message=broken.read_text(),
+                            exit_code=1)
+    outcomes = experiment.producer_fanout(spec, perf_cluster, topic)
+    assert [o.status for o in outcomes] == ["ok", "failed"]
+    assert outcomes[1].exit_code == 1
+    assert outcomes[1].error == ("exited with code 1: [2026-11-25 11:52:40,000] ERROR org.apache.kafka.common.errors."
+                                 "TimeoutException: Topic perf-fail not present in metadata after 60000 ms.")
+    assert experiment.run_error(outcomes, None).startswith("1 of 2 producer instances failed; producer-1: exited")
+
+
+@pytest.mark.kube
+def test_a_wrong_field_is_refused_by_the_api_server(kube_testbed, perf_cluster):
+    """The manifests are checked by the real API server: an invalid value fails, one line."""
+    bad = m.node_stateful_set(perf_cluster.layout, "broker", 1, m.NodeResources(cpu="1", memory="1Gi", heap_mb=256,
+                                                                                 storage="ephemeral"))
+    bad.spec.template.spec.containers[0].ports[0].container_port = 70000
+    with pytest.raises(ApiException) as info:
+        perf_cluster.apps.create_namespaced_stateful_set(perf_cluster.namespace, bad)
+    assert info.value.status == 422 and "containerPort" in info.value.body
+
+
+def test_no_kubeconfig_and_no_service_account_is_one_line(monkeypatch, tmp_path):
+    from kafkalab.platforms.kubernetes import api_client
+
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(ClusterError, match=r"^kubernetes: no cluster to talk to: set cluster.kubernetes.kubeconfig"):
+        api_client()
+    with pytest.raises(ClusterError, match=r"^cluster.kubernetes.kubeconfig: no such file"):
+        api_client(str(tmp_path / "missing"))

@@ -84,6 +84,11 @@ class KafkaLevel:
     def smoke_test(self, cluster: KubernetesCluster, *, replication_factor: int) -> str:
         return admin.smoke_test(cluster.endpoint, replication_factor=replication_factor)
 
+    def delete_user_topics(self, cluster: KubernetesCluster) -> list[str]:
+        topics = admin.user_topics(cluster.endpoint)
+        admin.delete_topics(cluster.endpoint, topics)
+        return topics
+
     def reassign(self, cluster: KubernetesCluster, timeout_s: float) -> dict[str, dict[int, list[int]]]:
         from kafkalab.reassign import reassign_onto
 
@@ -308,7 +313,19 @@ class KubernetesCluster:
                                f"not {sorted(broker_ids)}")
         self.scale_to(keep)
 
+    def scale_down(self, to_brokers: int, *, on_progress: Progress) -> list[int]:
+        """experiment.scale_down on Kubernetes: the earlier cells' topics deleted (through the seam),
+        then the newest brokers removed. Returns the removed ids."""
+        topics = self.kafka.delete_user_topics(self)
+        if topics:
+            on_progress(f"deleted {len(topics)} topics of earlier cells before removing brokers")
+        removed = self.broker_ids[to_brokers:]
+        self.remove_brokers(removed)
+        on_progress(f"brokers {removed} removed (StatefulSet scaled to {to_brokers}, controlled shutdown)")
+        return removed
+
     def reassign(self, timeout_s: float) -> dict[str, dict[int, list[int]]]:
+        """After a scale-up: the existing topics spread onto every broker, through the seam."""
         return self.kafka.reassign(self, timeout_s)
 
     def stop(self, grace_s: float = 10) -> None:
@@ -355,8 +372,11 @@ class KubernetesCluster:
         o = self.options
         return m.PerfPod(cpu=o.producer_cpu, memory=o.producer_memory or f"{2 * heap_mb}Mi", heap_mb=heap_mb)
 
-    def _job_name(self, kind: str, topic: str) -> str:
-        return f"{kind}-{m.dns_label(topic, 40)}-{secrets.token_hex(2)}"
+    @staticmethod
+    def job_name(kind: str, topic: str) -> str:
+        """`producers-<topic>`: topics are fresh per run, and a run's Job is gone before the next
+        one starts; its pods are `<job>-<index>-<random>`."""
+        return f"{kind}-{m.dns_label(topic, 40)}"
 
     def run_producers(self, load: ProducerLoad, producer, *, client_prefix: str, on_line: LineSink | None = None,
                       on_go: Callable[[], None] | None = None) -> list[ProducerOutcome]:
@@ -364,7 +384,7 @@ class KubernetesCluster:
         one ProducerOutcome per instance, as the local fan-out returns. `on_go` is called once
         every instance's pod runs."""
         instances = producer.instances
-        name = self._job_name("producers", load.topic)
+        name = self.job_name("producers", load.topic)
         labels = {m.PERF_JOB_LABEL: name}
         secret = m.client_secret(self.layout, f"{name}-client", {**load.props, "bootstrap.servers": self.bootstrap_servers},
                                  labels)
@@ -388,7 +408,7 @@ class KubernetesCluster:
 
     def run_consumer(self, load: ConsumerLoad, *, group: str, on_line: LineSink | None = None) -> ConsumerOutcome:
         """The consumer test as a Job of one pod; same result path as the producers'."""
-        name = self._job_name("consumer", load.topic)
+        name = self.job_name("consumer", load.topic)
         secret = m.client_secret(self.layout, f"{name}-client", dict(load.props), {m.PERF_JOB_LABEL: name})
         job = m.consumer_job(self.layout, name=name, secret=secret.metadata.name, load=load,
                              bootstrap=self.bootstrap_servers, group=group, pod=self._perf_pod(load.heap_mb),

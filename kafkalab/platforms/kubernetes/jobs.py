@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kubernetes import client as k8s
+from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from kafkalab import perftools
@@ -178,6 +179,7 @@ class JobRunner:
         self.batch = k8s.BatchV1Api(api)
         self.namespace = namespace
         self.poll_s = poll_s
+        self.last_result: JobResult | None = None  # the pods of the latest Job (gone from the API by now)
 
     def read_log(self, pod: k8s.V1Pod) -> str | None:
         """The container's whole log as the bytes the kubelet served, decoded (not re-serialized)."""
@@ -206,46 +208,77 @@ class JobRunner:
             self._delete(name, secret.metadata.name)
             raise ClusterError(f"{what}: the API server refused Job {name}: {api_error(exc)}") from None
         try:
-            return self._wait(name, completions=completions, schedule_timeout_s=schedule_timeout_s,
-                              timeout_s=timeout_s, what=what, on_started=on_started)
+            self.last_result = self._wait(name, completions=completions, schedule_timeout_s=schedule_timeout_s,
+                                          timeout_s=timeout_s, what=what, on_started=on_started)
+            return self.last_result
         finally:
             self._delete(name, secret.metadata.name)
 
     def _wait(self, name: str, *, completions: int, schedule_timeout_s: float, timeout_s: float, what: str,
               on_started: Callable[[], None] | None) -> JobResult:
+        """Follow the Job's pods in the API server's order of events (a watch) until the Job ends.
+
+        It fails (SchedulingError) when a pod stays unschedulable past `schedule_timeout_s`, and
+        at once when an instance ends while another one is still unschedulable: that one could
+        only run after the others, so the instances would not overlap as a fan-out must.
+        """
         started = time.monotonic()
+        pods: dict[str, k8s.V1Pod] = {}
         unscheduled_since: dict[str, float] = {}
+        watcher = watch.Watch()
+        resource_version: str | None = None
         while True:
-            job = self.batch.read_namespaced_job_status(name, self.namespace)
-            pods = self.pods(name)
-            if on_started is not None and _all_started(pods, completions):
+            try:
+                for event in watcher.stream(self.core.list_namespaced_pod, self.namespace,
+                                            label_selector=f"{PERF_JOB_LABEL}={name}", timeout_seconds=1,
+                                            resource_version=resource_version):
+                    pod = event["object"]
+                    if event["type"] == "DELETED":
+                        pods.pop(pod.metadata.uid, None)
+                    elif event["type"] in ("ADDED", "MODIFIED"):
+                        pods[pod.metadata.uid] = pod
+                        if _terminal(pod):
+                            self._check_overlap(pod, pods.values(), completions, what, name)
+                resource_version = watcher.resource_version
+            except ApiException as exc:
+                if exc.status != 410:  # 410 Gone: the watch is too old, start over from a fresh list
+                    raise
+                resource_version = None
+            current = list(pods.values())
+            if on_started is not None and _all_started(current, completions):
                 on_started()
                 on_started = None
-            if _finished(job):
+            if _finished(self.batch.read_namespaced_job_status(name, self.namespace)):
                 if on_started is not None:
                     on_started()
-                return JobResult(pick_pods(pods, completions))
+                return JobResult(pick_pods(self.pods(name), completions))
             now = time.monotonic()
-            for pod in pods:
-                reason = unscheduled_reason(pod) if not (pod.status and pod.status.phase in ("Succeeded", "Failed")) else None
+            for pod in current:
+                reason = None if _terminal(pod) else unscheduled_reason(pod)
                 if reason is None:
                     unscheduled_since.pop(pod.metadata.uid, None)
                     continue
-                first = unscheduled_since.setdefault(pod.metadata.uid, now)
-                if now - first > schedule_timeout_s:
-                    reason = self._scheduler_event(pod) or reason
-                    index = completion_index(pod)
-                    which = f"instance {index}, " if index is not None and completions > 1 else ""
+                if now - unscheduled_since.setdefault(pod.metadata.uid, now) > schedule_timeout_s:
                     raise SchedulingError(
-                        f"{what}: pod {pod.metadata.name} ({which}{len(pods)} pods) not scheduled after "
-                        f"{schedule_timeout_s:.0f}s: {reason}; Job {name} deleted"
+                        f"{what}: pod {pod.metadata.name}{_instance(pod, completions)} not scheduled after "
+                        f"{schedule_timeout_s:.0f}s: {self._scheduler_event(pod) or reason}; Job {name} deleted"
                     )
-            if not pods and now - started > schedule_timeout_s:
+            if not current and now - started > schedule_timeout_s:
                 raise SchedulingError(f"{what}: Job {name} created no pod in {schedule_timeout_s:.0f}s: "
                                       f"{self._job_event(name) or 'no event'}; Job deleted")
             if now - started > timeout_s + schedule_timeout_s:
-                return JobResult(pick_pods(pods, completions), timed_out=True)
-            time.sleep(self.poll_s)
+                return JobResult(pick_pods(self.pods(name), completions), timed_out=True)
+
+    def _check_overlap(self, ended: k8s.V1Pod, pods, completions: int, what: str, name: str) -> None:
+        for pod in pods:
+            if pod is ended or _terminal(pod) or (pod.spec and pod.spec.node_name):
+                continue
+            reason = unscheduled_reason(pod)
+            if reason and reason.startswith("Unschedulable"):
+                raise SchedulingError(
+                    f"{what}: pod {pod.metadata.name}{_instance(pod, completions)} could not be scheduled while the "
+                    f"other instances ran ({self._scheduler_event(pod) or reason}); Job {name} deleted"
+                )
 
     def _scheduler_event(self, pod: k8s.V1Pod) -> str | None:
         """The latest FailedScheduling event of the pod, when its condition says less."""
@@ -289,6 +322,15 @@ class JobRunner:
                 continue
             time.sleep(self.poll_s)
         raise ClusterError(f"Job {job_name} still there {timeout_s:.0f}s after it was deleted")
+
+
+def _terminal(pod: k8s.V1Pod) -> bool:
+    return bool(pod.status and pod.status.phase in ("Succeeded", "Failed"))
+
+
+def _instance(pod: k8s.V1Pod, completions: int) -> str:
+    index = completion_index(pod)
+    return f" (instance {index} of {completions})" if index is not None and completions > 1 else ""
 
 
 def _all_started(pods: list[k8s.V1Pod], completions: int) -> bool:

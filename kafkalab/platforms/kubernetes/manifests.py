@@ -258,6 +258,7 @@ def node_stateful_set(layout: Layout, role: str, replicas: int, res: NodeResourc
                     containers=[container],
                     volumes=volumes,
                     security_context=_security_context(),
+                    automount_service_account_token=False,  # Kafka needs no API access
                     termination_grace_period_seconds=60 if role == "broker" else 30,  # controlled shutdown
                 ),
             ),
@@ -369,6 +370,7 @@ def perf_job(
                 affinity=affinity,
                 topology_spread_constraints=spread_constraints,
                 security_context=_security_context(),
+                automount_service_account_token=False,
                 volumes=[k8s.V1Volume(name="client-config", secret=k8s.V1SecretVolumeSource(
                     secret_name=secret, default_mode=0o440))],
             ),
