@@ -17,13 +17,15 @@ from kafkalab import admin
 from kafkalab.broker_config import resolve_broker_settings
 from kafkalab.class_archives import ensure_class_archives
 from kafkalab.distribution import KafkaDistribution
+from kafkalab.faults import FaultInjector, fault_warnings
+from kafkalab.integrity import Integrity, acknowledged, consume_count
 from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad, run_consumer, run_producers
 from kafkalab.model import ConsumerOutcome, ProducerOutcome, RunRecord
 from kafkalab.paths import runs_dir
 from kafkalab.platforms.local import LocalCluster, reap_stale_clusters
+from kafkalab.security import SCRAM_ITERATIONS, ClusterSecurity
 from kafkalab.spec import ExperimentSpec, spec_to_dict
 
-from kafkalab.security import SCRAM_ITERATIONS, ClusterSecurity
 Progress = Callable[[str], None]
 
 
@@ -58,8 +60,6 @@ def deploy_cluster(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path,
     return cluster
 
 
-def create_topic(spec: ExperimentSpec, cluster: LocalCluster, name: str) -> str:
-    """Step 2: a run's topic with the spec's partitions, replication and settings."""
 def cluster_security(spec: ExperimentSpec, run_dir: Path) -> ClusterSecurity | None:
     """The cluster's SASL users and TLS files (None for PLAINTEXT); secrets are resolved here."""
     sec = spec.cluster.security
@@ -77,6 +77,8 @@ def open_endpoints(cluster: LocalCluster) -> str:
     return cluster.bootstrap_servers
 
 
+def create_topic(spec: ExperimentSpec, cluster: LocalCluster, name: str) -> str:
+    """Step 2: a run's topic with the spec's partitions, replication and settings."""
     if cluster.platform == "kubernetes":  # through the platform's Kafka-level seam
         return cluster.create_topic(spec.topic, name)
     admin.create_topic(
@@ -101,13 +103,34 @@ def producer_load(spec: ExperimentSpec, topic: str) -> ProducerLoad:
     )
 
 
+def fault_injector(spec: ExperimentSpec, cluster: LocalCluster, *, on_progress: Progress) -> FaultInjector | None:
+    """The spec's broker faults for one run (None without `faults:`); says first what they will do."""
+    if not spec.faults:
+        return None
+    for warning in fault_warnings(spec):
+        on_progress(f"WARNING {warning}")
+    return FaultInjector(cluster, spec.faults, ready_timeout_s=spec.cluster.ready_timeout_s, on_progress=on_progress)
+
+
 def producer_fanout(
-    spec: ExperimentSpec, cluster: LocalCluster, topic: str, *, on_line: LineSink | None = None
+    spec: ExperimentSpec, cluster: LocalCluster, topic: str, *, on_line: LineSink | None = None,
+    faults: FaultInjector | None = None,
 ) -> list[ProducerOutcome]:
-    """Step 6: the producer instances in parallel against the topic; output kept in <run dir>/<topic>/."""
+    """Step 6: the producer instances in parallel against the topic; output kept in <run dir>/<topic>/.
+
+    With `faults`, its clock starts when the instances get "go"; they are settled when the
+    producers end (see kafkalab.faults).
+    """
+    if faults is not None:
+        with faults.around_producers():
+            return _run_producers(spec, cluster, topic, on_line=on_line, on_go=faults.start)
+    return _run_producers(spec, cluster, topic, on_line=on_line)
+
+
+def _run_producers(spec: ExperimentSpec, cluster: LocalCluster, topic: str, **kwargs) -> list[ProducerOutcome]:
     if cluster.platform == "kubernetes":  # one Indexed Job
         return cluster.run_producers(producer_load(spec, topic), spec.producer, client_prefix=f"kafkalab-{topic}",
-                                     on_line=on_line)
+                                     **kwargs)
     return run_producers(
         cluster.dist, cluster.client_endpoint, producer_load(spec, topic), spec.producer.instances,
         cluster.run_dir / topic, client_prefix=f"kafkalab-{topic}", **kwargs,
