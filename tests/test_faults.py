@@ -234,3 +234,8 @@ def test_lost_is_acknowledged_minus_what_the_topic_holds():
     assert Integrity("end_offsets", 100, 103).lost == -3  # duplicates
     assert Integrity("consume", 100, 100, consumed=98).lost == 2  # the consume check counts what it read
     assert Integrity("end_offsets", None, 100).lost is None  # an instance printed no summary
+
+
+def test_faults_on_kubernetes_are_refused_until_it_can_inject_them():
+    with pytest.raises(SpecError, match=r"^spec: faults: injected on the local platform only so far"):
+        parse_spec(with_faults([{"action": "kill", "broker": 1, "at_s": 1, "restart_after_s": 1}], platform="kubernetes"))
