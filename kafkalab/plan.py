@@ -49,11 +49,16 @@ class Cell:
         return json.dumps(
             [self.spec.kafka_version, self.spec.platform, c.controllers, c.heap_mb, c.controller_heap_mb,
              sorted(c.broker_config.items())]
+            + ([c.kubernetes.model_dump(exclude=_PER_RUN_KUBERNETES)] if self.spec.platform == "kubernetes" else [])
         )
 
     @property
     def records_per_run(self) -> int:
         return self.spec.producer.num_records * self.spec.producer.instances
+
+
+# Settings of cluster.kubernetes that shape the perf-test pods, not the cluster: no redeploy for them.
+_PER_RUN_KUBERNETES = {"producer_cpu", "producer_memory", "schedule_timeout_s", "index_retries"}
 
 
 @dataclass(frozen=True)

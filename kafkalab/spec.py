@@ -161,10 +161,12 @@ _QUANTITY_MIB = {None: 1 / 2**20, "m": 1 / 2**20 / 1000, "k": 1000 / 2**20, "Ki"
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
-def _quantity(value: str | None) -> str | None:
+def _quantity(value: Any) -> str | None:
     if value is None:
         return None
-    value = str(value).strip()
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"must be a positive Kubernetes quantity like 500m, 2 or 1Gi, got {value!r}")
+    value = _java_value(value).strip()
     if not _QUANTITY.match(value) or float(_QUANTITY.match(value).group(1)) <= 0:
         raise ValueError(f"must be a positive Kubernetes quantity like 500m, 2 or 1Gi, got {value!r}")
     return value
@@ -206,8 +208,8 @@ class KubernetesSpec(_Strict):
 
     _quantities = field_validator(
         "broker_cpu", "broker_memory", "controller_cpu", "controller_memory", "storage_size",
-        "controller_storage_size", "producer_cpu", "producer_memory",
-    )(lambda value: _quantity(value))
+        "controller_storage_size", "producer_cpu", "producer_memory", mode="before",
+    )(lambda value: _quantity(value))  # `broker_cpu: 2` in YAML is a number: fine
 
     @field_validator("storage_class")
     @classmethod
