@@ -37,6 +37,7 @@ def run_once(
     label: str,
     topic: str,
     inherited_steps: list[StepTiming] | None = None,
+    context: dict[str, object] | None = None,
 ) -> RunRecord:
     """One run on a ready cluster: fresh topic, producers, consumer, integrity count.
 
@@ -47,6 +48,8 @@ def run_once(
     record = steps.new_run_record(spec, cluster, repetition, topic)
     record.flow_run_id = flow_run.get_id()
     record.attempt = attempt
+    for field_name, value in (context or {}).items():  # e.g. a sweep's id and cell: stored even if interrupted
+        setattr(record, field_name, value)
     faults = steps.fault_injector(spec, cluster, on_progress=get_run_logger().info)
     try:
         with timed("create topic", timings):

@@ -25,7 +25,7 @@ from kafkalab.summary import run_summary_rows
 from tasks.cluster import (
     endpoints, fetch_kafka, install_framework, reassign_partitions, scale_brokers, teardown, wait_broker_ready,
 )
-from tasks.results import prepare_store, store_run
+from tasks.results import prepare_store, store_or_spool
 from tasks.sweeps import advance_progress, close_sweep, open_sweep, publish_cells, publish_report, start_progress
 from tasks.topics import smoke_test
 
@@ -81,11 +81,11 @@ def sweep(spec: SweepSpec, resume: int | None = None) -> int:
             _shape(live, cell, spec)
             for repetition in todo:
                 record = _run_cell(cell, live, sweep_id, repetition, plan.repetitions)
-                run_id = store_run(record)
+                run_id = store_or_spool(record)  # None: spooled, stored by the next command that reaches the database
                 rows += run_summary_rows([record], [run_id])
                 if record.status != "ok":
                     failed_cells.append(f"cell {cell.index} ({cell.label}) rep {repetition}: {record.error}")
-                    logger.error("run %d failed: %s", run_id, record.error)
+                    logger.error("run %s failed: %s", run_id, record.error)
                 finished += 1
                 advance_progress(progress, total, finished)
             publish_cells(spec.name, sweep_id, rows)
@@ -156,10 +156,10 @@ def _run_cell(cell: Cell, live: _Cluster, sweep_id: int, repetition: int, repeti
     for attempt in range(1, attempts + 1):
         label = f"{cell.label} rep {repetition}/{repetitions}" + (f" attempt {attempt}" if attempt > 1 else "")
         topic = f"{spec.topic.name}-s{sweep_id}-c{cell.index}-r{repetition}" + (f"-a{attempt}" if attempt > 1 else "")
-        record = run_once(spec, live.cluster, repetition=repetition, attempt=attempt, label=label, topic=topic)
-        record.sweep_id, record.cell_index, record.cell = sweep_id, cell.index, dict(cell.values)
-        record.cluster_origin = live.origin
+        record = run_once(spec, live.cluster, repetition=repetition, attempt=attempt, label=label, topic=topic,
+                          context={"sweep_id": sweep_id, "cell_index": cell.index, "cell": dict(cell.values),
+                                   "cluster_origin": live.origin})
         if record.status == "ok" or attempt == attempts:
             break
-        store_run(record)  # a failed attempt is kept; the next one gets a fresh topic
+        store_or_spool(record)  # a failed attempt is kept; the next one gets a fresh topic
     return record
