@@ -7,6 +7,10 @@
 #   docker build -f docker/runner.Dockerfile -t kafkalab-runner:0.1.0 \
 #       --build-arg KAFKA_VERSION=4.4.0 --build-arg PREFECT_VERSION=3.9.1 .
 #
+# and push it where the cluster pulls from (README, "Flows on Kubernetes"). With
+# `platform: kubernetes` the brokers, controllers and perf-test Jobs run the official
+# apache/kafka:<kafka_version> image directly; this image only runs the flow.
+#
 # Inside, the project lives in /opt/kafkalab (the deployments' working directory: specs in
 # experiments/ resolve there), jars in /opt/kafkalab-cache, run data in /var/lib/kafkalab.
 

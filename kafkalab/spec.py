@@ -399,6 +399,16 @@ class ExperimentSpec(_Strict):
         check_faults(self)
         return self
 
+    @model_validator(mode="after")
+    def _kubernetes_offers(self) -> ExperimentSpec:
+        """What the Kubernetes platform does not do yet is refused before anything starts."""
+        if self.platform == "kubernetes":
+            if self.cluster.security.protocol != "PLAINTEXT":
+                raise ValueError("cluster.security.protocol: only PLAINTEXT on platform kubernetes so far")
+            if self.faults:
+                raise ValueError("faults: broker faults run on platform local only so far")
+        return self
+
     def topic_name(self, repetition: int, attempt: int = 1) -> str:
         """Each run writes a fresh topic, so runs do not read each other's records."""
         name = self.topic.name if self.repetitions == 1 else f"{self.topic.name}-{repetition}"

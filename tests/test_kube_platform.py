@@ -250,7 +250,9 @@ def test_spec_kubernetes_section_defaults_and_errors():
              ({"cluster": {"kubernetes": {"storage_class": "Fast_SSD"}}}, "cluster.kubernetes.storage_class"),
              ({"cluster": {"kubernetes": {"broker_memory": "256Mi"}}}, "cluster.kubernetes.broker_memory"),
              ({"producer": {"num_records": 1, "spread": "hostname"}}, "producer.spread"),
-             ({"platform": "mesos"}, "platform")]
+             ({"platform": "mesos"}, "platform"),
+             ({"platform": "kubernetes", "cluster": {"security": {"protocol": "SASL_PLAINTEXT"}}},
+              "cluster.security.protocol")]
     for extra, field in cases:
         data = {"name": "k", "producer": {"num_records": 1}, **extra}
         with pytest.raises(Exception) as info:
