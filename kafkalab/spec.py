@@ -405,8 +405,6 @@ class ExperimentSpec(_Strict):
         if self.platform == "kubernetes":
             if self.cluster.security.protocol != "PLAINTEXT":
                 raise ValueError("cluster.security.protocol: only PLAINTEXT on platform kubernetes so far")
-            if self.faults:
-                raise ValueError("faults: broker faults run on platform local only so far")
         return self
 
     def topic_name(self, repetition: int, attempt: int = 1) -> str:
