@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from kafkalab import distribution, experiment, secrets
 from kafkalab.distribution import KafkaDistribution
-from kafkalab.platforms.local import LocalCluster
+from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec
 
 
@@ -32,7 +32,7 @@ def fetch_kafka(version: str) -> KafkaDistribution:
 
 
 @task(name="install framework", cache_policy=NO_CACHE)
-def install_framework(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path) -> LocalCluster:
+def install_framework(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path) -> Cluster:
     logger = get_run_logger()
     cluster = experiment.deploy_cluster(spec, dist, run_dir, on_progress=logger.info)
     logger.info("run directory %s", run_dir)
@@ -40,7 +40,7 @@ def install_framework(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Pa
 
 
 @task(name="broker ready", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
-def wait_broker_ready(cluster: LocalCluster, broker_id: int, timeout_s: float) -> str:
+def wait_broker_ready(cluster: Cluster, broker_id: int, timeout_s: float) -> str:
     """The guide's `plan status deploy`: this broker is registered in the cluster metadata."""
     (broker,) = cluster.wait_ready([broker_id], timeout_s=timeout_s)
     get_run_logger().info("kafka-%d:[broker] (COMPLETE) at %s", broker.node_id, broker.address)
@@ -48,7 +48,7 @@ def wait_broker_ready(cluster: LocalCluster, broker_id: int, timeout_s: float) -
 
 
 @task(name="endpoints", cache_policy=NO_CACHE)
-def endpoints(cluster: LocalCluster) -> str:
+def endpoints(cluster: Cluster) -> str:
     servers = experiment.open_endpoints(cluster)
     protocol = cluster.security.protocol if cluster.security else "PLAINTEXT"
     get_run_logger().info("bootstrap servers: %s (%s)", servers, protocol)
@@ -56,14 +56,14 @@ def endpoints(cluster: LocalCluster) -> str:
 
 
 @task(name="teardown", cache_policy=NO_CACHE)
-def teardown(cluster: LocalCluster) -> None:
+def teardown(cluster: Cluster) -> None:
     cluster.stop()
     cluster.remove_data()
     get_run_logger().info("cluster stopped; configs and logs kept in %s", cluster.run_dir)
 
 
 @task(name="scale brokers", retries=1, retry_delay_seconds=[5], cache_policy=NO_CACHE)
-def scale_brokers(cluster: LocalCluster, to_brokers: int) -> list[int]:
+def scale_brokers(cluster: Cluster, to_brokers: int) -> list[int]:
     """Add or remove brokers on the live cluster; returns the ids added (empty when removing)."""
     logger = get_run_logger()
     if to_brokers > len(cluster.brokers):
@@ -75,7 +75,7 @@ def scale_brokers(cluster: LocalCluster, to_brokers: int) -> list[int]:
 
 
 @task(name="reassign partitions", cache_policy=NO_CACHE)
-def reassign_partitions(cluster: LocalCluster, timeout_s: float) -> int:
+def reassign_partitions(cluster: Cluster, timeout_s: float) -> int:
     moved = experiment.reassign_partitions(cluster, timeout_s)
     get_run_logger().info(
         "reassigned %d partitions of %d topics onto brokers %s",

@@ -10,7 +10,7 @@ from kafkalab import experiment
 from kafkalab.faults import FaultInjector
 from kafkalab.integrity import Integrity
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
-from kafkalab.platforms.local import LocalCluster
+from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec
 
 
@@ -21,7 +21,7 @@ def _tool_lines():
 
 @task(name="producers", cache_policy=NO_CACHE)
 def producer_fanout(
-    spec: ExperimentSpec, cluster: LocalCluster, topic: str, faults: FaultInjector | None = None
+    spec: ExperimentSpec, cluster: Cluster, topic: str, faults: FaultInjector | None = None
 ) -> list[ProducerOutcome]:
     outcomes = experiment.producer_fanout(spec, cluster, topic, on_line=_tool_lines(), faults=faults)
     logger = get_run_logger()
@@ -32,7 +32,7 @@ def producer_fanout(
 
 
 @task(name="consumer test", cache_policy=NO_CACHE)
-def consumer_test(spec: ExperimentSpec, cluster: LocalCluster, topic: str, records_sent: int) -> ConsumerOutcome:
+def consumer_test(spec: ExperimentSpec, cluster: Cluster, topic: str, records_sent: int) -> ConsumerOutcome:
     outcome = experiment.consumer_test(spec, cluster, topic, records_sent, on_line=_tool_lines())
     if outcome.status != "ok":
         get_run_logger().error("consumer test failed: %s", outcome.error)
@@ -40,7 +40,7 @@ def consumer_test(spec: ExperimentSpec, cluster: LocalCluster, topic: str, recor
 
 
 @task(name="records in topic", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
-def records_in_topic(cluster: LocalCluster, topic: str) -> int:
+def records_in_topic(cluster: Cluster, topic: str) -> int:
     count = experiment.records_in_topic(cluster, topic)
     get_run_logger().info("topic %s holds %d records", topic, count)
     return count
@@ -48,7 +48,7 @@ def records_in_topic(cluster: LocalCluster, topic: str) -> int:
 
 @task(name="integrity", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
 def integrity(
-    spec: ExperimentSpec, cluster: LocalCluster, topic: str, producers: list[ProducerOutcome], in_topic: int | None
+    spec: ExperimentSpec, cluster: Cluster, topic: str, producers: list[ProducerOutcome], in_topic: int | None
 ) -> Integrity:
     result = experiment.integrity(spec, cluster, topic, producers, in_topic)
     held = f"{result.consumed} read back" if result.check == "consume" else f"{result.in_topic} in the topic"

@@ -6,12 +6,12 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from kafkalab import experiment
-from kafkalab.platforms.local import LocalCluster
+from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec
 
 
 @task(name="create topic", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
-def create_topic(spec: ExperimentSpec, cluster: LocalCluster, name: str) -> str:
+def create_topic(spec: ExperimentSpec, cluster: Cluster, name: str) -> str:
     topic = experiment.create_topic(spec, cluster, name)
     get_run_logger().info(
         "created topic %s (%d partitions, replication %d)", topic, spec.topic.partitions, spec.topic.replication_factor
@@ -20,6 +20,6 @@ def create_topic(spec: ExperimentSpec, cluster: LocalCluster, name: str) -> str:
 
 
 @task(name="smoke test", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
-def smoke_test(spec: ExperimentSpec, cluster: LocalCluster) -> None:
+def smoke_test(spec: ExperimentSpec, cluster: Cluster) -> None:
     message = experiment.smoke_test(spec, cluster)
     get_run_logger().info("produced and read back: %s", message)
