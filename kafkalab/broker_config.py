@@ -8,9 +8,17 @@ may refuse to start, so they are skipped, each with the reason, and reported.
 
 from __future__ import annotations
 
+import hashlib
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kafkalab.distribution import KafkaDistribution
+from kafkalab.errors import SpecError
+from kafkalab.properties import render_properties, write_properties
 
 # Options of the DC/OS confluent-kafka package that are not Kafka broker configs.
 _PACKAGE_OPTION_PREFIXES = ("kafka.advertise.", "kafka.metrics.", "kafka.zookeeper.", "confluent.")
@@ -74,3 +82,48 @@ def _skip_reason(key: str, value: str, known: frozenset[str], dist: KafkaDistrib
         if missing:
             return f"class not on the classpath: {', '.join(missing)}"
     return None
+
+
+CONFIG_CHECK_MAIN = "BrokerConfigCheck"  # kafkalab/java/BrokerConfigCheck.java
+_CONFIG_NAME = re.compile(r"for configuration (\S+?):|[Cc]onfig(?:uration)? ([a-z][a-z0-9.]+[a-z0-9])")
+
+
+def check_with_kafka(planned: Mapping[str, object], spec_settings: Mapping[str, str], dist: KafkaDistribution) -> None:
+    """Refuse what the brokers would refuse, before any of them starts.
+
+    Kafka's own KafkaConfig validates `planned` (a whole broker config, see
+    LocalCluster.planned_broker_config): types, ranges, valid values and the rules between
+    settings. Each accepted config is remembered, so a spec pays for this JVM once. Without
+    javac nothing is checked here and a broker refusing its config says so when it starts.
+    """
+    digest = hashlib.sha256(render_properties(dict(sorted(planned.items()))).encode()).hexdigest()[:20]
+    accepted = dist.config_dir / "accepted-broker-configs" / digest
+    if accepted.exists():
+        return
+    helper = dist.compiled_helper(CONFIG_CHECK_MAIN, against_kafka=True)
+    if helper is None:
+        return
+    with tempfile.TemporaryDirectory(prefix="kafkalab-config-check-") as tmp:
+        path = write_properties(Path(tmp) / "broker.properties", planned)
+        cmd = dist.java_command(CONFIG_CHECK_MAIN, [str(path)], heap_mb=128, extra_classpath=[helper],
+                                class_archive="broker")
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if proc.returncode == 0:
+        accepted.parent.mkdir(parents=True, exist_ok=True)
+        accepted.touch()
+        return
+    reason = next((line.split("\t", 1)[1] for line in proc.stdout.splitlines() if "\t" in line), "")
+    if not reason:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SpecError(f"cluster.broker_config: the config check of Kafka {dist.version} failed: {tail[:300]}")
+    raise SpecError(f"{_field_of(reason, spec_settings)}: Kafka {dist.version} refuses it: {reason[:400]}")
+
+
+def _field_of(reason: str, spec_settings: Mapping[str, str]) -> str:
+    """The spec field a Kafka config error is about: cluster.broker_config.<name> when the spec set it."""
+    for match in _CONFIG_NAME.finditer(reason):
+        name = match.group(1) or match.group(2)
+        if name in spec_settings:
+            return f"cluster.broker_config.{name}"
+    mentioned = [key for key in spec_settings if key in reason]
+    return f"cluster.broker_config.{max(mentioned, key=len)}" if mentioned else "cluster.broker_config"

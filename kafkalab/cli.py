@@ -99,11 +99,25 @@ def _check_env_secrets(specs: list) -> None:
             secrets.resolve(reference, "cluster.security.password")
 
 
+def _check_broker_settings(specs: list) -> None:
+    """Broker settings Kafka would refuse are refused now, in one line, before any JVM of a cluster starts."""
+    from kafkalab import distribution
+    from kafkalab.experiment import check_broker_settings
+
+    local = [spec for spec in specs if spec.platform == "local"]
+    for version in sorted({spec.kafka_version for spec in local}):
+        dist = distribution.resolve(version, on_progress=lambda line: print(f"kafkalab: {line}", file=sys.stderr))
+        for spec in {repr(s.cluster.broker_config) + str(s.cluster.brokers): s for s in local
+                     if s.kafka_version == version}.values():
+            check_broker_settings(spec, dist)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from kafkalab.spec import load_spec
 
     spec = load_spec(args.spec, args.set)  # validated before anything starts
     _check_env_secrets([spec])
+    _check_broker_settings([spec])
     _use_database(args.database_url)
     from kafkalab.store import Store
 
@@ -130,6 +144,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep_spec = load_sweep(args.spec, args.set)
     plan = plan_sweep(sweep_spec)  # every cell validated before anything starts
     _check_env_secrets([cell.spec for cell in plan.cells])
+    _check_broker_settings([cell.spec for cell in plan.cells])
     if args.dry_run:
         print(render_plan(plan))
         return 0

@@ -150,25 +150,34 @@ class KafkaDistribution:
     def start_barrier(self) -> Path | None:
         """A directory holding the compiled StartBarrier class, or None without a JDK's javac.
 
-        Compiled once per source version into the cache; see kafkalab/java/StartBarrier.java.
+        See kafkalab/java/StartBarrier.java.
         """
-        source = Path(str(resources.files("kafkalab.java").joinpath("StartBarrier.java")))
+        return self.compiled_helper("StartBarrier", against_kafka=False)
+
+    def compiled_helper(self, class_name: str, *, against_kafka: bool) -> Path | None:
+        """A directory holding kafkalab/java/<class_name>.java compiled, or None without javac.
+
+        Compiled once per source version (and Kafka version, when it is compiled against
+        Kafka's classes) into the cache.
+        """
+        source = Path(str(resources.files("kafkalab.java").joinpath(f"{class_name}.java")))
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
-        target = cache_dir() / "barrier" / digest
-        if (target / "StartBarrier.class").exists():
+        target = cache_dir() / "java-helpers" / (f"{digest}-kafka-{self.version}" if against_kafka else digest)
+        if (target / f"{class_name}.class").exists():
             return target
         javac = Path(self.java).resolve().parent / "javac"
         javac_cmd = str(javac) if javac.exists() else shutil.which("javac")
         if not javac_cmd:
             return None
         target.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="barrier-", dir=target.parent))
-        proc = subprocess.run([javac_cmd, "--release", "17", "-d", str(staging), str(source)],
-                              capture_output=True, text=True, timeout=120)
+        staging = Path(tempfile.mkdtemp(prefix=f"{class_name}-", dir=target.parent))
+        classpath = ["-cp", self.classpath] if against_kafka else []
+        proc = subprocess.run([javac_cmd, "--release", "17", *classpath, "-d", str(staging), str(source)],
+                              capture_output=True, text=True, timeout=180)
         if proc.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
             return None
-        (staging / "StartBarrier.class").replace(target / "StartBarrier.class")
+        (staging / f"{class_name}.class").replace(target / f"{class_name}.class")
         shutil.rmtree(staging, ignore_errors=True)
         return target
 

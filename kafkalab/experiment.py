@@ -9,12 +9,13 @@ holds afterwards. Each function does one step and returns what the next one need
 from __future__ import annotations
 
 import secrets
+import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from kafkalab import admin
-from kafkalab.broker_config import resolve_broker_settings
+from kafkalab.broker_config import BrokerSettings, check_with_kafka, resolve_broker_settings
 from kafkalab.class_archives import ensure_class_archives
 from kafkalab.distribution import KafkaDistribution
 from kafkalab.faults import FaultInjector, fault_warnings
@@ -45,7 +46,7 @@ def deploy_cluster(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path,
         return kubernetes.deploy(spec, dist, run_dir, on_progress=on_progress)
     reap_stale_clusters(runs_dir(), on_progress=on_progress)
     ensure_class_archives(dist, on_progress=on_progress)
-    settings = resolve_broker_settings(spec.cluster.broker_config, dist)
+    settings = check_broker_settings(spec, dist)
     for warning in settings.warnings():
         on_progress(f"WARNING {warning}")
     cluster = LocalCluster(
@@ -58,6 +59,14 @@ def deploy_cluster(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path,
         cluster.stop(grace_s=2)
         raise
     return cluster
+
+
+def check_broker_settings(spec: ExperimentSpec, dist: KafkaDistribution) -> BrokerSettings:
+    """The settings the brokers get; a SpecError naming the setting when Kafka would refuse them."""
+    settings = resolve_broker_settings(spec.cluster.broker_config, dist)
+    planner = LocalCluster(dist, Path(tempfile.gettempdir()), settings)  # plans only: writes nothing
+    check_with_kafka(planner.planned_broker_config(spec.cluster.brokers), spec.cluster.broker_config, dist)
+    return settings
 
 
 def cluster_security(spec: ExperimentSpec, run_dir: Path) -> ClusterSecurity | None:

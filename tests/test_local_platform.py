@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from kafkalab.broker_config import resolve_broker_settings
+from kafkalab.experiment import check_broker_settings
 from kafkalab.spec import load_spec
 from tests.conftest import jvms_of
 
@@ -34,6 +35,35 @@ def test_guide_options_split_into_applied_and_skipped(kafka_dist):
     assert "not a broker setting in Kafka 4.4.0" in skipped["log.message.format.version"]
     assert all(w.startswith("broker setting ") for w in settings.warnings())
     assert set(settings.applied).isdisjoint(skipped)
+
+
+def test_the_guide_options_pass_kafkas_own_config_check(kafka_dist):
+    spec = load_spec(REPO / "experiments" / "guide-options.yaml")
+    settings = check_broker_settings(spec, kafka_dist)  # raises if Kafka would refuse them
+    assert settings.applied["num.io.threads"] == "8"
+
+
+@pytest.mark.parametrize(("setting", "value", "reason"), [
+    ("num.io.threads", "abc", "Invalid value abc for configuration num.io.threads: Not a number of type INT"),
+    ("num.io.threads", "0", "Invalid value 0 for configuration num.io.threads: Value must be at least 1"),
+    ("log.cleanup.policy", "squash", "Invalid value squash for configuration log.cleanup.policy"),
+    ("compression.type", "brotli", "Invalid value brotli for configuration compression.type"),
+])
+def test_settings_kafka_would_refuse_are_refused_before_any_broker_starts(
+    kafka_dist, tmp_path, lab_env, setting, value, reason
+):
+    spec_file = tmp_path / "refused.yaml"
+    spec_file.write_text(yaml.safe_dump({
+        "name": "it-refused-setting", "cluster": {"brokers": 1, "broker_config": {setting: value}},
+        "topic": {"partitions": 1, "replication_factor": 1}, "producer": {"num_records": 10},
+    }))
+    proc = subprocess.run([sys.executable, "-m", "kafkalab.cli", "run", str(spec_file)], cwd=REPO,
+                          env={**os.environ, **lab_env}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()[-1:]
+    assert line.startswith(f"kafkalab: cluster.broker_config.{setting}: Kafka 4.4.0 refuses it: ConfigException: ")
+    assert reason in line
+    assert not list(Path(lab_env["KAFKALAB_DATA_DIR"], "runs").glob("*-it-refused-setting-*"))
 
 
 @pytest.mark.kafka

@@ -130,6 +130,18 @@ class LocalCluster:
             "log.dirs": str(node.directory / "data"),
         }
 
+    def planned_broker_config(self, broker_count: int) -> dict[str, object]:
+        """The config broker 0 would start with, before any node exists (placeholder ports and
+        directories): what kafkalab checks with Kafka before it starts anything."""
+        if self.controllers:
+            raise ClusterError("planned_broker_config is for a cluster not yet deployed")
+        plan_dir = self.run_dir / "planned"
+        self.controllers = [Node(CONTROLLER_ID_BASE, "controller", 9093, plan_dir / "controller")]
+        try:
+            return self._broker_config(Node(0, "broker", 9092, plan_dir / "broker"), broker_count)
+        finally:
+            self.controllers = []
+
     def _controller_config(self, node: Node) -> dict[str, object]:
         return {**self._common_config(node), "listeners": f"CONTROLLER://{LOOPBACK}:{node.port}"}
 
