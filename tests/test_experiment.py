@@ -143,3 +143,49 @@ def test_a_failing_producer_fails_the_run_and_leaves_no_jvm(prefect_api, lab_env
     (producer,) = rows("SELECT * FROM producer_results WHERE run_id = :id", id=run["id"])
     assert producer["status"] == "failed" and "RecordTooLargeException" in producer["raw_output"]
     assert jvms_of(Path(run["run_dir"])) == []
+
+
+def test_a_crashed_producer_instance_is_kept_and_the_case_retried(prefect_api, lab_env, kafka_dist):
+    """One of two producer JVMs dies mid-test (SIGKILL, as the OOM killer does): its run is
+    stored as failed with the survivor's results, and `retries.perf_tests` runs the case again."""
+    import threading
+    import time
+
+    import psutil
+
+    from flows.experiment import experiment
+
+    spec = parse_spec(small_spec(
+        "it-producer-crash",
+        cluster={"brokers": 1, "heap_mb": 256, "controller_heap_mb": 192},
+        topic={"partitions": 2, "replication_factor": 1},
+        producer={"num_records": 12000, "throughput": 2000},  # ~6 s per attempt
+        retries={"perf_tests": 1},
+    ))
+    killed: list[int] = []
+
+    def kill_producer_1_of_the_first_attempt() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            for proc in psutil.process_iter(["cmdline"]):
+                cmdline = " ".join(proc.info["cmdline"] or [])
+                if "-it-producer-crash-" in cmdline and "/performancetest/producer-1.properties" in cmdline:
+                    time.sleep(2)  # in the middle of its test
+                    proc.kill()
+                    killed.append(proc.pid)
+                    return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_producer_1_of_the_first_attempt, daemon=True)
+    killer.start()
+    run_ids = experiment(spec)
+    killer.join(timeout=5)
+    assert killed and len(run_ids) == 2
+    first, second = rows("SELECT * FROM runs WHERE id IN (:a, :b) ORDER BY id", a=run_ids[0], b=run_ids[1])
+    assert (first["status"], first["attempt"], second["status"], second["attempt"]) == ("failed", 1, "ok", 2)
+    assert first["error"].startswith("1 of 2 producer instances failed; producer-1: exited with code")
+    survivor, crashed = rows("SELECT * FROM producer_results WHERE run_id = :id ORDER BY instance", id=run_ids[0])
+    assert survivor["status"] == "ok" and survivor["records"] == 12000
+    assert crashed["status"] == "failed" and crashed["raw_output"] is not None
+    assert second["topic"].endswith("-attempt2")
+    assert jvms_of(Path(first["run_dir"])) == []
