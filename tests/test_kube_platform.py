@@ -229,6 +229,14 @@ def test_unscheduled_reason_quotes_the_scheduler():
     assert jobs.unscheduled_reason(_pod("p", 0, "Running")) is None
 
 
+def test_a_container_that_cannot_start_is_stuck():
+    pod = _pod("p", 0, "Pending")
+    pod.status.container_statuses[0].state = k8s.V1ContainerState(waiting=k8s.V1ContainerStateWaiting(
+        reason="ImagePullBackOff", message='Back-off pulling image "apache/kafka:9.9.9"'))
+    assert jobs.stuck_reason(pod) == 'ImagePullBackOff: Back-off pulling image "apache/kafka:9.9.9"'
+    assert jobs.stuck_reason(_pod("p", 0, "Running")) is None
+
+
 def test_consumer_outcome_from_the_termination_message():
     message = ("start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, "
                "fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec\n"
@@ -403,7 +411,11 @@ def test_deploy_scale_and_teardown_on_a_real_control_plane(kube_testbed, kafka_d
             assert cluster.kafka.calls[-1] == ("reassign", (0, 1, 2, 3, 4, 5))
 
             assert experiment.scale_down(cluster, 3, on_progress=progress.append) == [3, 4, 5]
-            assert apps.read_namespaced_stateful_set("kafka-broker", ns).status.ready_replicas == 3
+            assert cluster.kafka.calls[-1] == ("delete_user_topics",)
+            deadline = time.monotonic() + 30
+            while apps.read_namespaced_stateful_set("kafka-broker", ns).status.ready_replicas != 3:
+                assert time.monotonic() < deadline, "broker StatefulSet status never showed 3 ready"
+                time.sleep(0.2)
             names = sorted(p.metadata.name for p in core.list_namespaced_pod(ns, label_selector=f"{m.ROLE_LABEL}=broker").items)
             assert names == ["kafka-broker-0", "kafka-broker-1", "kafka-broker-2"]
             assert cluster.broker_ids == [0, 1, 2]
@@ -456,7 +468,7 @@ def test_rbac_is_least_privilege(kube_testbed, runner_api):
     assert not allowed("get", "secrets") and not allowed("list", "secrets")
     assert not allowed("delete", "nodes", namespace=None) and not allowed("create", "clusterroles",
                                                                            "rbac.authorization.k8s.io", namespace=None)
-    assert not allowed("create", "pods/exec") and not allowed("create", "pods", subresource="exec")
+    assert not allowed("create", "pods", subresource="exec") and not allowed("delete", "persistentvolumes", namespace=None)
 
 
 @pytest.fixture(scope="module")
@@ -498,12 +510,12 @@ def test_three_producers_one_per_node_collect_real_tool_output(kube_testbed, per
         assert outcome.status == "ok", outcome.error
         assert outcome.output.summary == expected.summary  # from the termination message
         assert outcome.output.windows == expected.windows  # from the raw pod log
-        assert outcome.raw_output == path.read_text()
+        assert outcome.raw_output.splitlines() == path.read_text().splitlines()  # the log, read raw
         assert outcome.client_id == f"kafkalab-{topic}-producer-{outcome.instance}"
     assert sum(o.output.summary.records for o in outcomes) == 90000
     nodes = {pod.spec.node_name for pod in perf_cluster.jobs.last_result.pods.values()}
     assert len(nodes) == 3  # one per node
-    assert (perf_cluster.run_dir / topic / "producer-1.log").read_text() == files[1].read_text()
+    assert (perf_cluster.run_dir / topic / "producer-1.log").read_text().splitlines() == files[1].read_text().splitlines()
     assert ("producer-0", _summary_line(files[0])) in lines
     job = KubernetesCluster.job_name("producers", topic)
     assert _gone(lambda: perf_cluster.jobs.batch.read_namespaced_job(job, perf_cluster.namespace))

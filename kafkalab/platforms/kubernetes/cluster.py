@@ -29,14 +29,11 @@ from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
 from kafkalab.platforms.kubernetes import manifests as m
 from kafkalab.platforms.kubernetes.jobs import (
-    JobRunner, api_error, consumer_outcome, keep_output, producer_outcome, unscheduled_reason,
+    JobRunner, api_error, consumer_outcome, keep_output, producer_outcome, stuck_reason, unscheduled_reason,
 )
 from kafkalab.platforms.local import new_cluster_id
 
 Progress = Callable[[str], None]
-# Container states that will not get better by waiting.
-_FATAL_WAITING = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
-                  "CreateContainerError", "RunContainerError"}
 
 
 def api_client(kubeconfig: str | None = None, context: str | None = None) -> k8s.ApiClient:
@@ -212,10 +209,8 @@ class KubernetesCluster:
         pods = self.core.list_namespaced_pod(self.namespace, label_selector=f"{m.CLUSTER_LABEL}={self.cluster_label},"
                                              f"{m.ROLE_LABEL}").items
         for pod in pods:
-            for status in (pod.status.container_statuses or []) if pod.status else []:
-                waiting = status.state.waiting if status.state else None
-                if waiting is not None and waiting.reason in _FATAL_WAITING:
-                    return f"{pod.metadata.name}: {waiting.reason}: {' '.join((waiting.message or '').split())}"[:400]
+            if reason := stuck_reason(pod):
+                return f"{pod.metadata.name}: {reason}"
         return None
 
     def _not_ready(self) -> str:

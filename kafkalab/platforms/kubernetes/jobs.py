@@ -97,6 +97,20 @@ def unscheduled_reason(pod: k8s.V1Pod) -> str | None:
     return "not scheduled yet"
 
 
+# Container states that waiting will not cure.
+FATAL_WAITING = frozenset({"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+                           "CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
+
+
+def stuck_reason(pod: k8s.V1Pod) -> str | None:
+    """Why a placed pod's container cannot start (an image that cannot be pulled, ...), or None."""
+    for status in (pod.status.container_statuses or []) if pod.status else []:
+        waiting = status.state.waiting if status.state else None
+        if waiting is not None and waiting.reason in FATAL_WAITING:
+            return " ".join(f"{waiting.reason}: {waiting.message or ''}".split())[:400]
+    return None
+
+
 def _when(value: datetime | None) -> datetime:
     return value if value is not None else datetime.now(timezone.utc)
 
@@ -255,13 +269,16 @@ class JobRunner:
             now = time.monotonic()
             for pod in current:
                 reason = None if _terminal(pod) else unscheduled_reason(pod)
-                if reason is None:
+                stuck = None if _terminal(pod) or reason else stuck_reason(pod)
+                if reason is None and stuck is None:
                     unscheduled_since.pop(pod.metadata.uid, None)
                     continue
                 if now - unscheduled_since.setdefault(pod.metadata.uid, now) > schedule_timeout_s:
+                    what_failed = "not scheduled" if reason else "not started"
                     raise SchedulingError(
-                        f"{what}: pod {pod.metadata.name}{_instance(pod, completions)} not scheduled after "
-                        f"{schedule_timeout_s:.0f}s: {self._scheduler_event(pod) or reason}; Job {name} deleted"
+                        f"{what}: pod {pod.metadata.name}{_instance(pod, completions)} {what_failed} after "
+                        f"{schedule_timeout_s:.0f}s: {(self._scheduler_event(pod) if reason else None) or reason or stuck}"
+                        f"; Job {name} deleted"
                     )
             if not current and now - started > schedule_timeout_s:
                 raise SchedulingError(f"{what}: Job {name} created no pod in {schedule_timeout_s:.0f}s: "
