@@ -1,6 +1,7 @@
 """Kill a broker mid-test, per profile: faults survived and records lost (issue 6's figure).
 
     .venv/bin/python bench/faults.py [--reps 3] [--records 24000] [--rate 3000]
+    .venv/bin/python bench/faults.py --reps 2 --records 150000 --rate -1    # unthrottled
 
 Per profile one `kafkalab run` on a fresh 3-broker cluster, `--reps` repetitions (one
 cluster, a fresh topic each), each with broker 1 SIGKILLed 3 s into the producer test and
@@ -54,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=3, choices=(1, 2, 3))
     parser.add_argument("--records", type=int, default=24000, help="per producer instance")
-    parser.add_argument("--rate", type=int, default=3000, help="records/s per producer instance")
+    parser.add_argument("--rate", type=int, default=3000, help="records/s per producer instance; -1: no limit")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
     with bench_database("kafkalab_bench_faults", keep=args.keep) as url, tempfile.TemporaryDirectory() as tmp:
@@ -78,7 +79,8 @@ def main() -> None:
                 "GROUP BY 1"
             )
     worst = {name: (lat, rps) for name, lat, rps in windows}
-    print(f"kill broker 1 of 3 at 3 s, restart after 3 s; 2 producers x {args.records} records at {args.rate}/s each; "
+    rate = "unthrottled" if args.rate < 0 else f"at {args.rate}/s each"
+    print(f"kill broker 1 of 3 at 3 s, restart after 3 s; 2 producers x {args.records} records {rate}; "
           f"{args.reps} runs per profile")
     print("| profile | acks | min.insync | unclean election | runs ok | faults survived | records acknowledged "
           "| records lost (total) | worst run | slowest recovery | worst window latency | lowest window rate |")
