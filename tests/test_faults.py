@@ -239,3 +239,36 @@ def test_lost_is_acknowledged_minus_what_the_topic_holds():
 def test_faults_on_kubernetes_are_refused_until_it_can_inject_them():
     with pytest.raises(SpecError, match=r"^spec: faults: injected on the local platform only so far"):
         parse_spec(with_faults([{"action": "kill", "broker": 1, "at_s": 1, "restart_after_s": 1}], platform="kubernetes"))
+
+
+def test_fault_events_and_integrity_are_stored_with_the_run_and_survive_the_spool(fresh_db_url, tmp_path):
+    from datetime import UTC, datetime
+
+    from kafkalab import spool
+    from kafkalab.model import FaultEvent
+    from tests.test_store import make_record
+
+    record = make_record("faulted", records_in_topic=3990, profile="durability",
+                         topic_config={"min.insync.replicas": "2", "unclean.leader.election.enable": "false"})
+    record.producer_props = {"acks": "all"}
+    Integrity("end_offsets", 4010, 3990).apply(record)  # the three instances' 1000 + 3000 + 10
+    record.fault_events = [
+        FaultEvent(0, "kill", 1, 3.0, 3.0, outcome="restarted", at_s=3.002, down_at=datetime.now(UTC),
+                   restarted_at_s=6.001, ready_at_s=21.5),
+        FaultEvent(1, "stop", 2, 90.0, None),  # skipped: the producers finished first
+    ]
+    record = spool.read(spool.write(record, tmp_path))  # what a spooled run brings back
+    with Store(fresh_db_url) as store:
+        run_id = store.save_run(record)
+        columns, data = store.query("SELECT * FROM v_integrity WHERE run_id = :id", {"id": run_id})
+        row = dict(zip(columns, data[0]))
+        events = store.query("SELECT seq, action, broker, outcome, at_s, ready_at_s FROM fault_events "
+                             "WHERE run_id = :id ORDER BY seq", {"id": run_id})[1]
+        comment = store.query("SELECT obj_description('v_integrity'::regclass, 'pg_class')")[1][0][0]
+    assert (row["acks"], row["min_insync_replicas"], row["unclean_leader_election"]) == ("all", 2, False)
+    assert (row["faults"], row["faults_injected"], row["faults_restarted"]) == (2, 1, 1)
+    assert row["fault_actions"] == "kill broker 1 at 3.0s" and row["max_recovery_s"] == pytest.approx(18.498)
+    assert (row["records_acknowledged"], row["records_in_topic"], row["records_lost"]) == (4010, 3990, 20)
+    assert row["no_loss"] is False and row["integrity_check"] == "end_offsets"
+    assert events == [(0, "kill", 1, "restarted", 3.002, 21.5), (1, "stop", 2, "skipped", None, None)]
+    assert "acknowledged" in comment
