@@ -43,21 +43,20 @@ LONG = ["producer.num_records=200000", "producer.throughput=2000"]  # ~100 s: in
 CYCLE = ["ok", "failed", "ctrl-c", "sigterm", "kill -9", "ui-cancel"]
 
 
-def jvms_under(directory: Path) -> list[psutil.Process]:
+def jvms_under(directory: Path) -> list[str]:
+    """Command lines of the live JVMs whose command line points into `directory`."""
     found = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        try:
-            if "java" in (proc.info["name"] or "") and str(directory) in " ".join(proc.info["cmdline"] or []):
-                found.append(proc)
-        except psutil.Error:
-            continue
+    for proc in psutil.process_iter(["name", "cmdline", "status"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if "java" in (proc.info["name"] or "") and proc.info["status"] != psutil.STATUS_ZOMBIE and str(directory) in cmdline:
+            found.append(cmdline)
     return found
 
 
 def wait_for_producers(runs: Path, timeout_s: float = 240) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if any("ProducerPerformance" in " ".join(p.cmdline()) for p in jvms_under(runs) if p.is_running()):
+        if any("ProducerPerformance" in cmdline for cmdline in jvms_under(runs)):
             time.sleep(2)  # well inside the producer test
             return
         time.sleep(0.5)
@@ -100,6 +99,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
+    # Started in the background (`... &`), this process may ignore SIGINT, and its children
+    # would inherit that: a handler of its own makes them start with the default again.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     root = Path(tempfile.mkdtemp(prefix="kafkalab-leftovers-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",) and not k.startswith("PREFECT_")}
     env.update({"KAFKALAB_DATA_DIR": str(root / "data"), "PREFECT_HOME": str(root / "prefect"),
