@@ -53,10 +53,11 @@ def jvms_under(directory: Path) -> list[str]:
     return found
 
 
-def wait_for_producers(runs: Path, timeout_s: float = 240) -> None:
+def wait_for_producers(runs: Path, name: str, timeout_s: float = 240) -> None:
+    """Until the producers of run `name` are at work (not an earlier run's orphans)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if any("ProducerPerformance" in cmdline for cmdline in jvms_under(runs)):
+        if any("ProducerPerformance" in cmdline and f"-{name}-" in cmdline for cmdline in jvms_under(runs)):
             time.sleep(2)  # well inside the producer test
             return
         time.sleep(0.5)
@@ -67,7 +68,7 @@ def cli_run(env: dict[str, str], name: str, sets: list[str], interrupt: int | No
     args = [*KAFKALAB, "run", "experiments/quickstart.yaml", f"--set=name={name}", *(f"--set={s}" for s in sets)]
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if interrupt is not None:
-        wait_for_producers(runs)
+        wait_for_producers(runs, name)
         proc.send_signal(interrupt)
     return proc.wait(timeout=600)
 
@@ -82,7 +83,7 @@ def ui_cancel(env: dict[str, str], api_url: str, name: str, runs: Path) -> str:
         async with PrefectClient(api_url) as client:
             deployment = await client.read_deployment_by_name("experiment/experiment")
             run = await client.create_flow_run_from_deployment(deployment.id, parameters={"overrides": overrides})
-            await asyncio.to_thread(wait_for_producers, runs)
+            await asyncio.to_thread(wait_for_producers, runs, name)
             await client.set_flow_run_state(run.id, Cancelling(), force=True)
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
