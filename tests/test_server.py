@@ -367,7 +367,8 @@ def test_cancelling_a_running_flow_stops_every_process_and_marks_the_run(lab):
         producers: list[psutil.Process] = []
         while not producers:  # until the producer test is under way
             assert time.monotonic() < deadline, "the producer test did not start"
-            producers = [p for p in _jvms_under(runs_root) if "ProducerPerformance" in " ".join(p.cmdline())]
+            producers = [p for p in _jvms_under(runs_root / "") if "ProducerPerformance" in " ".join(p.cmdline())
+                         and "-srv-cancel-" in " ".join(p.cmdline())]
             await asyncio.sleep(0.5)
         run_dir = next(runs_root.glob("*-srv-cancel-*"))
         await asyncio.sleep(2)
