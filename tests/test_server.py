@@ -331,11 +331,14 @@ def test_schedules_turned_on_stay_on_when_deployments_are_registered_again(lab):
 # --------------------------------------------------------------------------- cancellation
 
 
-def _jvms_under(directory: Path) -> list[psutil.Process]:
+def _jvms_under(directory: Path) -> list[str]:
+    """Command lines of the live JVMs that point into `directory`."""
     found = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        if "java" in (proc.info["name"] or "") and str(directory) in " ".join(proc.info["cmdline"] or []):
-            found.append(proc)
+    for proc in psutil.process_iter(["name", "cmdline", "status"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if "java" in (proc.info["name"] or "") and proc.info["status"] != psutil.STATUS_ZOMBIE \
+                and str(directory) in cmdline:
+            found.append(cmdline)
     return found
 
 
@@ -364,11 +367,10 @@ def test_cancelling_a_running_flow_stops_every_process_and_marks_the_run(lab):
         deployment = await client.read_deployment_by_name("experiment/experiment")
         created = await client.create_flow_run_from_deployment(deployment.id, parameters={"overrides": overrides})
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        producers: list[psutil.Process] = []
+        producers: list[str] = []
         while not producers:  # until the producer test is under way
             assert time.monotonic() < deadline, "the producer test did not start"
-            producers = [p for p in _jvms_under(runs_root / "") if "ProducerPerformance" in " ".join(p.cmdline())
-                         and "-srv-cancel-" in " ".join(p.cmdline())]
+            producers = [c for c in _jvms_under(runs_root) if "ProducerPerformance" in c and "-srv-cancel-" in c]
             await asyncio.sleep(0.5)
         run_dir = next(runs_root.glob("*-srv-cancel-*"))
         await asyncio.sleep(2)
