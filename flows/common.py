@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
+from uuid import UUID
+
 from prefect import get_run_logger
 from prefect.runtime import flow_run
 
@@ -17,6 +19,32 @@ from kafkalab.spec import ExperimentSpec
 from kafkalab.store import Store
 from tasks.load import consumer_test, integrity, producer_fanout, records_in_topic
 from tasks.topics import create_topic
+
+
+class CancelRequested(Exception):
+    """The flow run is Cancelling, and nothing stopped this process (see stop_if_cancelled)."""
+
+
+def stop_if_cancelled(before: str) -> None:
+    """A cancellation checkpoint between steps.
+
+    Cancel in the UI sets a flow run Cancelling; for a deployment's run the worker then
+    stops the flow's process (Prefect's engine ends it Cancelled). A run that `kafkalab run`
+    started has no worker, and a run cancelled while its process was still starting can miss
+    the signal: so the flows ask at each step boundary and stop themselves.
+    """
+    run_id = flow_run.get_id()
+    if not run_id:
+        return
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(UUID(run_id)).state
+    except Exception:  # noqa: BLE001 - an API that does not answer is no reason to stop a run
+        return
+    if state is not None and state.is_cancelling():
+        raise CancelRequested(f"cancelled through the Prefect API before {before}")
 
 
 @contextlib.contextmanager

@@ -9,9 +9,10 @@ whatever happened before it.
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
+from prefect.states import Cancelled
 from prefect.runtime import flow_run
 
-from flows.common import run_once, timed
+from flows.common import CancelRequested, run_once, stop_if_cancelled, timed
 from kafkalab import experiment as steps
 from kafkalab.errors import KafkalabError
 from kafkalab.launch import SpecOverrides, request_name, resolve_spec
@@ -49,11 +50,20 @@ def experiment(
     """
     spec = resolve_spec(spec, spec_file, overrides)
     install_signal_handlers()
+    try:
+        return _run_experiment(spec)
+    except CancelRequested as exc:
+        get_run_logger().warning("%s: %s; the cluster was stopped", spec.name, exc)
+        return Cancelled(message=str(exc))
+
+
+def _run_experiment(spec: ExperimentSpec) -> list[int | None]:
     logger = get_run_logger()
     cluster_steps: list[StepTiming] = []
     prepare_store()
     with timed("kafka jars", cluster_steps):
         dist = fetch_kafka(spec.kafka_version)
+    stop_if_cancelled("install framework")
     run_dir = steps.new_run_dir(spec.name)
     with timed("install framework", cluster_steps):
         cluster = install_framework.with_options(
@@ -68,12 +78,14 @@ def experiment(
                     cluster, broker_id, spec.cluster.ready_timeout_s
                 )
         endpoints(cluster)
+        stop_if_cancelled("the smoke test")
         if spec.smoke_test:
             with timed("smoke test", cluster_steps):
                 smoke_test(spec, cluster)
         for repetition in range(1, spec.repetitions + 1):
             for attempt in range(1, spec.retries.perf_tests + 2):
                 label = f"rep {repetition}/{spec.repetitions}" + (f" attempt {attempt}" if attempt > 1 else "")
+                stop_if_cancelled(f"run {label}")
                 record = run_once(
                     spec, cluster, repetition=repetition, attempt=attempt, label=label,
                     topic=spec.topic_name(repetition, attempt), inherited_steps=cluster_steps if not records else [],

@@ -10,9 +10,10 @@ repetition) pairs without a successful run, so an interrupted sweep goes on wher
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
+from prefect.states import Cancelled
 from prefect.runtime import flow_run
 
-from flows.common import run_once
+from flows.common import CancelRequested, run_once, stop_if_cancelled
 from kafkalab import experiment as steps
 from kafkalab.errors import KafkalabError
 from kafkalab.model import RunRecord
@@ -62,6 +63,14 @@ def sweep(spec: SweepSpec, resume: int | None = None) -> int:
         resume: The id of an interrupted sweep of the same spec, to run only what it lacks.
     """
     install_signal_handlers()
+    try:
+        return _run_sweep(spec, resume)
+    except CancelRequested as exc:
+        get_run_logger().warning("%s: %s; the cluster was stopped", spec.name, exc)
+        return Cancelled(message=str(exc))
+
+
+def _run_sweep(spec: SweepSpec, resume: int | None) -> int:
     logger = get_run_logger()
     plan = plan_sweep(spec)
     prepare_store()
@@ -80,6 +89,7 @@ def sweep(spec: SweepSpec, resume: int | None = None) -> int:
                 continue
             _shape(live, cell, spec)
             for repetition in todo:
+                stop_if_cancelled(f"cell {cell.index} ({cell.label}) rep {repetition}")
                 record = _run_cell(cell, live, sweep_id, repetition, plan.repetitions)
                 run_id = store_or_spool(record)  # None: spooled, stored by the next command that reaches the database
                 rows += run_summary_rows([record], [run_id])
@@ -90,6 +100,9 @@ def sweep(spec: SweepSpec, resume: int | None = None) -> int:
                 advance_progress(progress, total, finished)
             publish_cells(spec.name, sweep_id, rows)
         status = "failed" if failed_cells else "completed"
+    except CancelRequested:
+        status = "cancelled"
+        raise
     except Exception:
         raise
     except BaseException:  # Ctrl-C, SIGTERM, a cancellation from the UI (Prefect's TerminationSignal)

@@ -7,12 +7,13 @@ Every failure a user can act on ends as one line on stderr and a non-zero exit:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -112,6 +113,17 @@ def _check_broker_settings(specs: list) -> None:
             check_broker_settings(spec, dist)
 
 
+@contextlib.contextmanager
+def _cancellation_is_an_error(name: str) -> Iterator[None]:
+    """Cancel pressed in the Prefect UI on a CLI run: one line, and a failing exit."""
+    from prefect.exceptions import CancelledRun
+
+    try:
+        yield
+    except CancelledRun as exc:
+        raise KafkalabError(f"{name}: {exc or 'cancelled'}; the cluster was stopped") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from kafkalab.spec import load_spec
 
@@ -132,7 +144,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"records of {spec.producer.record_size} B, {spec.repetitions} repetition(s)",
         file=sys.stderr,
     )
-    run_ids = experiment(spec)
+    with _cancellation_is_an_error(spec.name):
+        run_ids = experiment(spec)
     _print_runs(run_ids)
     return 0
 
@@ -157,7 +170,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from flows.sweep import sweep
 
     print(render_plan(plan), file=sys.stderr)
-    sweep_id = sweep(sweep_spec, resume=args.resume)
+    with _cancellation_is_an_error(sweep_spec.name):
+        sweep_id = sweep(sweep_spec, resume=args.resume)
     print(f"sweep {sweep_id} completed")
     _print_cells(sweep_id)
     return 0
