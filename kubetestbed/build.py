@@ -57,6 +57,7 @@ def ensure_built(version: str = layout.K8S_VERSION) -> Path:
         staging = Path(tempfile.mkdtemp(prefix=f".build-{version}-", dir=final.parent))
         try:
             _build_into(staging, version)
+            staging.chmod(0o755)  # mkdtemp makes it private; the binaries are for every user
             if final.exists():  # an older, incomplete layout: replace it whole
                 shutil.rmtree(final)
             os.rename(staging, final)

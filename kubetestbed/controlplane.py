@@ -18,6 +18,7 @@ kafkalab.processes) stops every process it started.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import ssl
@@ -45,7 +46,7 @@ POD_CIDR = "10.244.0.0/16"
 OWN_STAGES = Path(__file__).resolve().parent / "stages"
 
 
-class TestBedMissing(RuntimeError):
+class BinariesMissing(RuntimeError):
     """The binaries are not built yet."""
 
 
@@ -102,7 +103,7 @@ class ControlPlane:
     def start(self) -> ControlPlane:
         missing = layout.missing_parts(self.version)
         if missing:
-            raise TestBedMissing(f"Kubernetes test bed {self.version} is not built (missing: {', '.join(missing)}): "
+            raise BinariesMissing(f"Kubernetes test bed {self.version} is not built (missing: {', '.join(missing)}): "
                                  f"{layout.BUILD_HINT}")
         processes.install_signal_handlers()  # SIGTERM -> KeyboardInterrupt -> our stop() runs
         try:
@@ -196,8 +197,9 @@ class ControlPlane:
         if self._initial_nodes:
             self.add_nodes(self._initial_nodes)
 
-    def _spawn(self, component: str, command: list[str]) -> None:
-        self.processes.append(ManagedProcess(component, command, self.log_path(component), cwd=self.workdir))
+    def _spawn(self, component: str, command: list[str], env: dict[str, str] | None = None) -> None:
+        self.processes.append(ManagedProcess(component, command, self.log_path(component), cwd=self.workdir,
+                                             env={**os.environ, **env} if env else None))
 
     def _start_etcd(self) -> None:
         client_url = f"http://{LOCALHOST}:{self.ports['etcd']}"
@@ -218,6 +220,12 @@ class ControlPlane:
             f"--cert-dir={self.workdir / 'apiserver-certs'}",
             f"--tls-cert-file={pki.apiserver_cert}", f"--tls-private-key-file={pki.apiserver_key}",
             f"--client-ca-file={pki.ca_cert}",
+            # Published for the controller-manager's and scheduler's delegated authentication
+            # (without it they log an error for every request to their /healthz).
+            f"--requestheader-client-ca-file={pki.ca_cert}",
+            "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            "--requestheader-allowed-names=front-proxy-client",  # no cert of ours: nobody may use the headers
             "--authorization-mode=Node,RBAC",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={pki.service_account_pub}",
@@ -230,6 +238,11 @@ class ControlPlane:
             f"--kubelet-client-certificate={pki.admin_cert}", f"--kubelet-client-key={pki.admin_key}",
             # The endpoint reconciler refuses a loopback address for the `kubernetes` service.
             "--endpoint-reconciler-type=none",
+            # With WatchList on, a watch from resourceVersion 0 (kwok's) is turned into a
+            # watch-list stream, which Debian's etcd 3.4 cannot serve (no RequestWatchProgress):
+            # every watch would fail and kwok would only see changes at relists, backing off
+            # to 30 s. Off, watches are plain and pods change state at once.
+            "--feature-gates=WatchList=false",
             "--allow-privileged=true",
             "--profiling=false",
         ])
