@@ -116,3 +116,23 @@ def jvms_of(directory: Path) -> list[psutil.Process]:
         if "java" in (process.info["name"] or "") and str(directory) in cmdline:
             found.append(process)
     return found
+
+
+# --------------------------------------------------------------------------- Kubernetes
+
+
+@pytest.fixture(scope="session")
+def kube_testbed(tmp_path_factory: pytest.TempPathFactory):
+    """A real Kubernetes control plane (kubetestbed) with 3 fake kwok nodes, for the session.
+    Fails, never skips, when `make kube-testbed` has not built it."""
+    from kubetestbed.controlplane import BinariesMissing, ControlPlane
+
+    plane = ControlPlane(nodes=3, workdir=tmp_path_factory.mktemp("kube"))
+    try:
+        plane.start()
+    except BinariesMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
+    try:
+        yield plane
+    finally:
+        plane.stop()

@@ -17,7 +17,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from kubetestbed import layout
-from kubetestbed.controlplane import ControlPlane, BinariesMissing
+from kubetestbed.controlplane import BinariesMissing, ControlPlane
 
 pytestmark = pytest.mark.kube
 
