@@ -25,7 +25,7 @@ from kubetestbed import layout  # noqa: E402
 from kubetestbed.controlplane import ControlPlane  # noqa: E402
 
 
-def come_up(nodes: int, root: Path) -> tuple[float, float]:
+def come_up(nodes: int, root: Path) -> tuple[float, float, dict[str, float]]:
     plane = ControlPlane(nodes=nodes, workdir=Path(tempfile.mkdtemp(dir=root)))
     started = time.perf_counter()
     try:
@@ -34,7 +34,7 @@ def come_up(nodes: int, root: Path) -> tuple[float, float]:
     finally:
         stop_started = time.perf_counter()
         plane.stop()
-    return ready, time.perf_counter() - stop_started
+    return ready, time.perf_counter() - stop_started, plane.timings
 
 
 def main() -> None:
@@ -45,9 +45,10 @@ def main() -> None:
     times = []
     with tempfile.TemporaryDirectory(prefix="kafkalab-bench-kube-") as root:
         for round_ in range(1, args.rounds + 1):
-            ready, stop = come_up(args.nodes, Path(root))
+            ready, stop, steps = come_up(args.nodes, Path(root))
             times.append(ready)
             print(f"round {round_}: control plane + {args.nodes} nodes ready in {ready:.1f} s (stopped in {stop:.1f} s)")
+            print("  " + ", ".join(f"{step} at {at:.1f} s" for step, at in steps.items()))
     median = statistics.median(times)
     print(f"median come-up time (Kubernetes {layout.K8S_VERSION}, {args.nodes} fake nodes): {median:.1f} s")
     results = REPO / "bench" / "results"

@@ -86,6 +86,9 @@ class ControlPlane:
         self._api: client.ApiClient | None = None
         self._feeder: OutputFeeder | None = None
         self._stopped = False
+        self._started_at = 0.0
+        # Seconds from start() at which each readiness check passed ("kube-apiserver: /readyz": 7.9).
+        self.timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -106,6 +109,7 @@ class ControlPlane:
             raise BinariesMissing(f"Kubernetes test bed {self.version} is not built (missing: {', '.join(missing)}): "
                                  f"{layout.BUILD_HINT}")
         processes.install_signal_handlers()  # SIGTERM -> KeyboardInterrupt -> our stop() runs
+        self._started_at = time.monotonic()
         try:
             self._start_all()
         except BaseException:
@@ -181,9 +185,9 @@ class ControlPlane:
         self._start_apiserver(bin_dir, pki)
         api_context = self._admin_ssl_context(pki)
         self._wait("kube-apiserver", "/readyz", lambda: self._http_ok(f"{self.server}/readyz", api_context))
-        self._install_kwok_logs_crd()
         self._start_controller_manager(bin_dir, pki)
         self._start_scheduler(bin_dir)
+        self._install_kwok_logs_crd()  # before kwok, which watches Logs objects from its start
         self._start_kwok(bin_dir, pki)
         unverified = ssl._create_unverified_context()  # their serving certs are self-signed, made at start
         self._wait("kube-controller-manager", "/healthz",
@@ -191,11 +195,13 @@ class ControlPlane:
         self._wait("kube-scheduler", "/healthz",
                    lambda: self._http_ok(f"https://{LOCALHOST}:{self.ports['scheduler']}/healthz", unverified))
         self._wait("kwok", "/healthz", lambda: self._http_ok(f"http://{LOCALHOST}:{self.ports['kwok']}/healthz"))
-        self._wait("kube-controller-manager", "the default service account", self._default_service_account_exists)
         self._feeder = OutputFeeder(self.api_client(), self.workdir / "fed-logs")
         self._feeder.start()
-        if self._initial_nodes:
-            self.add_nodes(self._initial_nodes)
+        # The nodes come up while the controller-manager makes the service accounts.
+        names = self.add_nodes(self._initial_nodes, wait=False) if self._initial_nodes else []
+        self._wait("kube-controller-manager", "the default service account", self._default_service_account_exists)
+        if names:
+            self._wait("kwok", f"nodes {', '.join(names)} Ready", lambda: self._nodes_ready(names))
 
     def _spawn(self, component: str, command: list[str], env: dict[str, str] | None = None) -> None:
         self.processes.append(ManagedProcess(component, command, self.log_path(component), cwd=self.workdir,
@@ -260,6 +266,9 @@ class ControlPlane:
             f"--cluster-signing-cert-file={pki.ca_cert}", f"--cluster-signing-key-file={pki.ca_key}",
             "--controllers=*",  # the default set: deployment, statefulset, job, namespace, garbagecollector, ...
             "--leader-elect=false",  # one instance; no lease round-trip at start
+            # Every controller gets its own service account and token at start: the default
+            # client rate (20/s) makes that seconds of throttling on an otherwise idle apiserver.
+            "--kube-api-qps=200", "--kube-api-burst=400",
             "--profiling=false",
         ])
 
@@ -348,6 +357,8 @@ class ControlPlane:
                         f"last lines of {proc.log_path}:\n{log_tail(proc.log_path)}")
             try:
                 if check():
+                    if self._started_at:
+                        self.timings[f"{component}: {what}"] = round(time.monotonic() - self._started_at, 2)
                     return
             except Exception as error:  # noqa: BLE001 - not up yet; the last error is reported on timeout
                 last_error = f" (last error: {type(error).__name__}: {str(error)[:300]})"
