@@ -5,7 +5,10 @@ Everything goes through the real API (kubernetes client, admin kubeconfig of the
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -194,10 +197,41 @@ def test_stop_leaves_no_process_and_frees_the_ports(tmp_path: Path):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", port))
             sock.listen()
-    workdir = str(tmp_path / "kube")
-    leftovers = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
-                 if any(workdir in arg for arg in p.info["cmdline"] or [])]
-    assert leftovers == []
+    assert processes_using(tmp_path / "kube") == []
+
+
+def test_sigterm_to_the_owner_stops_every_component(tmp_path: Path):
+    workdir = tmp_path / "kube"
+    owner = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import time\n"
+            "from pathlib import Path\n"
+            "from kubetestbed.controlplane import ControlPlane\n"
+            f"with ControlPlane(nodes=1, workdir=Path({str(workdir)!r})):\n"
+            "    print('up', flush=True)\n"
+            "    time.sleep(300)\n"
+        )],
+        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert owner.stdout.readline().strip() == "up"  # start() is bounded by its own timeouts
+        components = [c for c in processes_using(workdir) if c[0] != sys.executable]  # not the owner
+        assert len(components) == 5
+    finally:
+        # SIGTERM even when an assertion failed: a SIGKILLed owner could not stop its components.
+        owner.send_signal(signal.SIGTERM)
+        owner.wait(timeout=60)
+    assert processes_using(workdir) == []
+
+
+def processes_using(workdir: Path) -> list[list[str]]:
+    """Command lines of live processes that name `workdir` (each component's flags do)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["status"] != psutil.STATUS_ZOMBIE and any(str(workdir) in arg for arg in cmdline):
+            found.append(cmdline)
+    return found
 
 
 def test_a_missing_build_fails_with_the_make_target(tmp_path: Path):
