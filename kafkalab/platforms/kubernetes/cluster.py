@@ -394,7 +394,7 @@ class KubernetesCluster:
         outcomes = []
         for index, pod in sorted(result.pods.items()):
             outcome = producer_outcome(index, pod, client_id=f"{client_prefix}-producer-{index}", load=load,
-                                       read_log=self.jobs.read_log)
+                                       read_log=result.read_log)
             if result.timed_out and outcome.exit_code is None:
                 outcome.error = f"still running after {load.timeout_s:.0f}s, stopped"
             keep_output(work_dir, f"producer-{index}", outcome.raw_output, on_line)
@@ -410,7 +410,7 @@ class KubernetesCluster:
                              deadline_s=load.timeout_s + self.options.schedule_timeout_s)
         result = self.jobs.run(job, secret, completions=1, schedule_timeout_s=self.options.schedule_timeout_s,
                                timeout_s=load.timeout_s, what="consumer test")
-        outcome = consumer_outcome(result.pods.get(0), load=load, read_log=self.jobs.read_log)
+        outcome = consumer_outcome(result.pods.get(0), load=load, read_log=result.read_log)
         if result.timed_out and outcome.exit_code is None:
             outcome.error = f"still running after {load.timeout_s:.0f}s, stopped"
             outcome.status = "failed"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -183,6 +183,10 @@ def consumer_outcome(pod: k8s.V1Pod | None, *, load: ConsumerLoad, read_log: Rea
 class JobResult:
     pods: dict[int, k8s.V1Pod | None]
     timed_out: bool = False
+    logs: dict[str, str | None] = field(default_factory=dict)  # pod uid -> its log, read before the Job went
+
+    def read_log(self, pod: k8s.V1Pod) -> str | None:
+        return self.logs.get(pod.metadata.uid)
 
 
 class JobRunner:
@@ -222,9 +226,13 @@ class JobRunner:
             self._delete(name, secret.metadata.name)
             raise ClusterError(f"{what}: the API server refused Job {name}: {api_error(exc)}") from None
         try:
-            self.last_result = self._wait(name, completions=completions, schedule_timeout_s=schedule_timeout_s,
-                                          timeout_s=timeout_s, what=what, on_started=on_started)
-            return self.last_result
+            result = self._wait(name, completions=completions, schedule_timeout_s=schedule_timeout_s,
+                                timeout_s=timeout_s, what=what, on_started=on_started)
+            for pod in result.pods.values():  # while the pods exist: deleting the Job takes them along
+                if pod is not None:
+                    result.logs[pod.metadata.uid] = self.read_log(pod)
+            self.last_result = result
+            return result
         finally:
             self._delete(name, secret.metadata.name)
 
