@@ -152,21 +152,24 @@ class ControlPlane:
                          termination_message=termination_message, exit_code=exit_code)
 
     def stop(self) -> None:
-        """Stop every process this control plane started (idempotent, never raises)."""
+        """Stop every process this control plane started (idempotent; raises only a Ctrl-C that came meanwhile)."""
         if self._feeder is not None:
             self._feeder.stop()
         # Newest first: kwok and the controllers go before the apiserver, etcd last.
+        interrupted: BaseException | None = None
         for proc in reversed(self.processes):
             try:
                 proc.stop(grace_s=5)
-            except Exception:  # noqa: BLE001 - the others must still be stopped
-                pass
+            except BaseException as error:  # noqa: BLE001 - a second Ctrl-C must not leave the rest running
+                interrupted = interrupted or error
         if self._api is not None:
             self._api.close()
             self._api = None
         if self._own_workdir and not self._stopped:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self._stopped = True
+        if isinstance(interrupted, KeyboardInterrupt):
+            raise interrupted
 
     def log_path(self, component: str) -> Path:
         return self.workdir / "logs" / f"{component}.log"
