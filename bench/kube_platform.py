@@ -78,6 +78,19 @@ def fanout(plane: ControlPlane, spec, run_dir: Path, instances: int, topic: str)
         cluster.stop()
 
 
+def schedulable(plane: ControlPlane, timeout_s: float = 60) -> None:
+    """Until no node carries a NoSchedule taint: a node just Ready keeps `not-ready` until the node
+    lifecycle controller's next pass, and a one-per-node fan-out needs every node."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(plane.api_client())
+    deadline = time.monotonic() + timeout_s
+    while any(t.effect == "NoSchedule" for n in core.list_node().items for t in (n.spec.taints or [])):
+        if time.monotonic() > deadline:
+            raise SystemExit("nodes still tainted NoSchedule after 60 s")
+        time.sleep(0.2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
@@ -96,6 +109,7 @@ def main() -> None:
             print(f"round {round_}: 3 brokers + 1 controller: objects created {created:.2f} s, ready {ready:.2f} s, "
                   f"namespace gone {stopped:.2f} s after delete")
         plane.add_nodes(args.instances - 3)
+        schedulable(plane)
         for round_ in range(1, args.rounds + 1):
             result = fanout(plane, fan_spec, Path(root) / f"fanout-{round_}", args.instances, f"bench-{round_}")
             results["fanout"].append(result)

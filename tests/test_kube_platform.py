@@ -229,6 +229,18 @@ def test_unscheduled_reason_quotes_the_scheduler():
     assert jobs.unscheduled_reason(_pod("p", 0, "Running")) is None
 
 
+def test_one_per_node_met_only_one_after_the_other_is_flagged():
+    first = _pod("p-0-a", 0, "Succeeded", node="node-1", condition=k8s.V1PodCondition(
+        type="PodScheduled", status="True", last_transition_time=T0))
+    later = _pod("p-3-b", 3, "Succeeded", node="node-1", condition=k8s.V1PodCondition(
+        type="PodScheduled", status="True", last_transition_time=T0 + timedelta(seconds=4)))
+    alone = _pod("p-1-c", 1, "Succeeded", node="node-2")
+    assert jobs.shared_nodes({0: first, 1: alone, 3: later}) == {
+        3: "ran on node-1 after instance 0 had run there: one-per-node wants a node per instance at the same time "
+           "(more instances than free nodes?)"}
+    assert jobs.shared_nodes({0: first, 1: alone}) == {}
+
+
 def test_a_container_that_cannot_start_is_stuck():
     pod = _pod("p", 0, "Pending")
     pod.status.container_statuses[0].state = k8s.V1ContainerState(waiting=k8s.V1ContainerStateWaiting(
@@ -530,6 +542,7 @@ def test_four_producers_one_per_node_on_three_nodes_fail_clearly_and_clean_up(ku
     with pytest.raises(SchedulingError) as info:
         experiment.producer_fanout(spec, perf_cluster, topic)
     message = str(info.value)
+    print(message)
     assert "\n" not in message
     assert message.startswith("producers x4: pod producers-perf-4-")
     assert "didn't match pod anti-affinity rules" in message, message

@@ -29,7 +29,8 @@ from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
 from kafkalab.platforms.kubernetes import manifests as m
 from kafkalab.platforms.kubernetes.jobs import (
-    JobRunner, api_error, consumer_outcome, keep_output, producer_outcome, stuck_reason, unscheduled_reason,
+    JobRunner, api_error, consumer_outcome, keep_output, producer_outcome, shared_nodes, stuck_reason,
+    unscheduled_reason,
 )
 from kafkalab.platforms.local import new_cluster_id
 
@@ -391,12 +392,15 @@ class KubernetesCluster:
         result = self.jobs.run(job, secret, completions=instances, schedule_timeout_s=self.options.schedule_timeout_s,
                                timeout_s=load.timeout_s, what=f"producers x{instances}", on_started=on_go)
         work_dir = self.run_dir / load.topic
+        shared = shared_nodes(result.pods) if producer.spread == "one-per-node" else {}
         outcomes = []
         for index, pod in sorted(result.pods.items()):
             outcome = producer_outcome(index, pod, client_id=f"{client_prefix}-producer-{index}", load=load,
                                        read_log=result.read_log)
             if result.timed_out and outcome.exit_code is None:
                 outcome.error = f"still running after {load.timeout_s:.0f}s, stopped"
+            if index in shared:
+                outcome.status, outcome.error = "failed", shared[index]
             keep_output(work_dir, f"producer-{index}", outcome.raw_output, on_line)
             outcomes.append(outcome)
         return outcomes

@@ -111,6 +111,30 @@ def stuck_reason(pod: k8s.V1Pod) -> str | None:
     return None
 
 
+def _scheduled_at(pod: k8s.V1Pod) -> datetime:
+    for cond in (pod.status.conditions or []) if pod.status else []:
+        if cond.type == "PodScheduled" and cond.status == "True" and cond.last_transition_time:
+            return cond.last_transition_time
+    return pod.metadata.creation_timestamp or datetime.min.replace(tzinfo=timezone.utc)
+
+
+def shared_nodes(pods: dict[int, k8s.V1Pod | None]) -> dict[int, str]:
+    """`one-per-node` broken after the fact: instances whose pod ran on a node another instance
+    had used before it (the anti-affinity only holds among running pods, so a pod that waited
+    for a node lands where one has finished). Instance -> why, for all but the first on a node."""
+    by_node: dict[str, list[tuple[datetime, int]]] = {}
+    for index, pod in pods.items():
+        if pod is not None and pod.spec and pod.spec.node_name:
+            by_node.setdefault(pod.spec.node_name, []).append((_scheduled_at(pod), index))
+    problems: dict[int, str] = {}
+    for node, users in by_node.items():
+        users.sort()
+        for _, index in users[1:]:
+            problems[index] = (f"ran on {node} after instance {users[0][1]} had run there: one-per-node wants a node "
+                               f"per instance at the same time (more instances than free nodes?)")
+    return problems
+
+
 def _when(value: datetime | None) -> datetime:
     return value if value is not None else datetime.now(timezone.utc)
 
