@@ -72,7 +72,13 @@ def fanout(plane: ControlPlane, spec, run_dir: Path, instances: int, topic: str)
         nodes = {p.spec.node_name for p in pods}
         ok = sum(o.status == "ok" for o in outcomes)
         records = sum(o.output.summary.records for o in outcomes if o.output.summary)
+        failed = [o.error for o in outcomes if o.status != "ok"]
+        events = [e.message for e in cluster.core.list_namespaced_event(
+            cluster.namespace, field_selector="reason=FailedScheduling").items]
+        if failed:
+            print(f"  failed: {failed[0]}; scheduler: {events[:1] or 'no FailedScheduling event'}")
         return {"instances": instances, "ok": ok, "distinct_nodes": len(nodes), "records": records,
+                "failed": failed, "failed_scheduling_events": events,
                 "all_pods_running_s": marks.get("all_running"), "created_scheduled_collected_deleted_s": total}
     finally:
         cluster.stop()
