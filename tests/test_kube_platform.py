@@ -11,19 +11,24 @@ tool output captured from a local run (tests/data/kube/).
 
 from __future__ import annotations
 
+import secrets as _secrets
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
-from kafkalab import perftools
+from kafkalab import admin, experiment, perftools
 from kafkalab.broker_config import BrokerSettings
 from kafkalab.errors import ClusterError
 from kafkalab.loadtest import ConsumerLoad, ProducerLoad
-from kafkalab.platforms.kubernetes import jobs, manifests as m
+from kafkalab.platforms.kubernetes import KafkaLevel, KubernetesCluster, jobs, manifests as m
+from kafkalab.platforms.kubernetes.jobs import SchedulingError
 from kafkalab.spec import KubernetesSpec, parse_spec
 
+REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "kube"
 SERIALIZE = k8s.ApiClient().sanitize_for_serialization
 
@@ -283,17 +288,6 @@ def test_spec_kubernetes_section_defaults_and_errors():
 
 # --- against the real control plane -------------------------------------------------------------
 
-import secrets as _secrets  # noqa: E402
-import time  # noqa: E402
-
-import yaml  # noqa: E402
-from kubernetes.client.exceptions import ApiException  # noqa: E402
-
-from kafkalab import admin, experiment  # noqa: E402
-from kafkalab.platforms.kubernetes import KafkaLevel, KubernetesCluster  # noqa: E402
-from kafkalab.platforms.kubernetes.jobs import SchedulingError  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 class PodListKafka(KafkaLevel):
