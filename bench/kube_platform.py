@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))  # kubetestbed and tests are repo folders
 from kafkalab import experiment  # noqa: E402
 from kafkalab.broker_config import BrokerSettings  # noqa: E402
 from kafkalab.platforms.kubernetes import KubernetesCluster  # noqa: E402
+from kafkalab.platforms.kubernetes.jobs import SchedulingError  # noqa: E402
 from kubetestbed import layout  # noqa: E402
 from kubetestbed.controlplane import ControlPlane  # noqa: E402
 from tests.test_kube_platform import DATA, PodListKafka, _kube_spec, _summary_line  # noqa: E402
@@ -64,9 +65,15 @@ def fanout(plane: ControlPlane, spec, run_dir: Path, instances: int, topic: str)
             plane.serve_logs(cluster.namespace, f"{job}-{i}-", log, termination_message=_summary_line(log))
         marks: dict[str, float] = {}
         started = time.perf_counter()
-        outcomes = cluster.run_producers(
-            experiment.producer_load(spec, topic), spec.producer, client_prefix=f"kafkalab-{topic}",
-            on_go=lambda: marks.setdefault("all_running", time.perf_counter() - started))
+        try:
+            outcomes = cluster.run_producers(
+                experiment.producer_load(spec, topic), spec.producer, client_prefix=f"kafkalab-{topic}",
+                on_go=lambda: marks.setdefault("all_running", time.perf_counter() - started))
+        except SchedulingError as exc:  # reported, the round counts as failed
+            print(f"  failed: {exc}")
+            return {"instances": instances, "ok": 0, "distinct_nodes": 0, "records": 0, "failed": [str(exc)],
+                    "all_pods_running_s": marks.get("all_running"),
+                    "created_scheduled_collected_deleted_s": time.perf_counter() - started}
         total = time.perf_counter() - started
         pods = cluster.jobs.last_result.pods.values()
         nodes = {p.spec.node_name for p in pods}
@@ -120,7 +127,7 @@ def main() -> None:
             result = fanout(plane, fan_spec, Path(root) / f"fanout-{round_}", args.instances, f"bench-{round_}")
             results["fanout"].append(result)
             print(f"round {round_}: {result['ok']}/{args.instances} producers ok on {result['distinct_nodes']} nodes, "
-                  f"{result['records']} records; all pods running {result['all_pods_running_s']:.2f} s, "
+                  f"{result['records']} records; all pods running {result['all_pods_running_s'] or 0:.2f} s, "
                   f"created + scheduled + collected + deleted {result['created_scheduled_collected_deleted_s']:.2f} s")
     ready = statistics.median(r["ready_s"] for r in results["deploy"])
     fan = statistics.median(r["created_scheduled_collected_deleted_s"] for r in results["fanout"])

@@ -29,7 +29,7 @@ from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
 from kafkalab.platforms.kubernetes import manifests as m
 from kafkalab.platforms.kubernetes.jobs import (
-    JobRunner, api_error, consumer_outcome, keep_output, producer_outcome, shared_nodes, stuck_reason,
+    JobRunner, SchedulingError, api_error, consumer_outcome, keep_output, producer_outcome, shared_nodes, stuck_reason,
     unscheduled_reason,
 )
 from kafkalab.platforms.local import new_cluster_id
@@ -399,10 +399,11 @@ class KubernetesCluster:
                                        read_log=result.read_log)
             if result.timed_out and outcome.exit_code is None:
                 outcome.error = f"still running after {load.timeout_s:.0f}s, stopped"
-            if index in shared:
-                outcome.status, outcome.error = "failed", shared[index]
             keep_output(work_dir, f"producer-{index}", outcome.raw_output, on_line)
             outcomes.append(outcome)
+        if shared:  # one-per-node met only one after the other: not a fan-out (outputs kept above)
+            index = min(shared)
+            raise SchedulingError(f"producers x{instances}: instance {index} {shared[index]}; Job {name} deleted")
         return outcomes
 
     def run_consumer(self, load: ConsumerLoad, *, group: str, on_line: LineSink | None = None) -> ConsumerOutcome:
