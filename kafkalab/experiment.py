@@ -147,12 +147,12 @@ def _run_producers(spec: ExperimentSpec, cluster: LocalCluster, topic: str, **kw
 
 
 def consumer_test(
-    spec: ExperimentSpec, cluster: LocalCluster, topic: str, records_sent: int, *, on_line: LineSink | None = None
+    spec: ExperimentSpec, cluster: LocalCluster, topic: str, records_held: int, *, on_line: LineSink | None = None
 ) -> ConsumerOutcome:
-    """Step 6, consumer side: read back what the producers sent (or the spec's count)."""
+    """Step 6, consumer side: read back what the topic holds (or the spec's count)."""
     c = spec.consumer
     load = ConsumerLoad(
-        topic=topic, num_records=c.num_records or max(1, records_sent), timeout_ms=c.timeout_ms,
+        topic=topic, num_records=c.num_records or max(1, records_held), timeout_ms=c.timeout_ms,
         props=dict(c.props), heap_mb=c.heap_mb, timeout_s=c.timeout_s,
     )
     if cluster.platform == "kubernetes":  # a Job of one pod

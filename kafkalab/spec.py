@@ -307,7 +307,7 @@ class ConsumerSpec(_Strict):
     """Kafka's ConsumerPerformance against the topic the producers filled."""
 
     enabled: bool = True
-    num_records: int | None = Field(None, ge=1, description="Records to consume; default: all the producers sent.")
+    num_records: int | None = Field(None, ge=1, description="Records to consume; default: all the topic holds after the producers.")
     timeout_ms: int = Field(10000, ge=100, le=3_600_000, description="--timeout: max wait between returned records.")
     props: dict[str, Scalar] = Field(default_factory=dict, description="Consumer settings (fetch.min.bytes, ...).")
     heap_mb: int = Field(256, ge=64, le=65536)

@@ -32,8 +32,8 @@ def producer_fanout(
 
 
 @task(name="consumer test", cache_policy=NO_CACHE)
-def consumer_test(spec: ExperimentSpec, cluster: Cluster, topic: str, records_sent: int) -> ConsumerOutcome:
-    outcome = experiment.consumer_test(spec, cluster, topic, records_sent, on_line=_tool_lines())
+def consumer_test(spec: ExperimentSpec, cluster: Cluster, topic: str, records_held: int) -> ConsumerOutcome:
+    outcome = experiment.consumer_test(spec, cluster, topic, records_held, on_line=_tool_lines())
     if outcome.status != "ok":
         get_run_logger().error("consumer test failed: %s", outcome.error)
     return outcome

@@ -66,6 +66,12 @@ def test_settings_kafka_would_refuse_are_refused_before_any_broker_starts(
     assert not list(Path(lab_env["KAFKALAB_DATA_DIR"], "runs").glob("*-it-refused-setting-*"))
 
 
+def _ctrl_c_reaches_it() -> None:
+    """A suite started in the background (`make test &`) ignores SIGINT, and children inherit
+    that; the process under test gets the default back, as in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.kafka
 def test_ctrl_c_stops_every_jvm(tmp_path, lab_env, kafka_dist):
     spec = tmp_path / "long.yaml"
@@ -78,7 +84,8 @@ def test_ctrl_c_stops_every_jvm(tmp_path, lab_env, kafka_dist):
     data_dir = Path(lab_env["KAFKALAB_DATA_DIR"])
     before = set((data_dir / "runs").glob("*")) if (data_dir / "runs").exists() else set()
     proc = subprocess.Popen([sys.executable, "-m", "kafkalab.cli", "run", str(spec)], env={**os.environ, **lab_env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_ctrl_c_reaches_it)
     try:
         run_dir = _wait_for_producers(data_dir, before, timeout_s=240)
         pids = json.loads((run_dir / "pids.json").read_text())
