@@ -63,10 +63,25 @@ def wait_for_brokers(
     on_ready: Callable[[BrokerInfo], None] | None = None,
     is_alive: Callable[[], str | None] | None = None,
 ) -> list[BrokerInfo]:
-    """Wait until every expected broker is registered; report each as it appears.
+    """Wait until every expected broker is registered in the cluster at `bootstrap`."""
+    return wait_until_registered(lambda: registered_brokers(bootstrap, timeout_s=3), expected,
+                                 timeout_s=timeout_s, on_ready=on_ready, is_alive=is_alive)
 
-    `is_alive` returns a reason when a process of the cluster died, so a broker that can
-    never come up fails fast instead of after the whole timeout.
+
+def wait_until_registered(
+    list_brokers: Callable[[], list[BrokerInfo]],
+    expected: set[int],
+    *,
+    timeout_s: float,
+    on_ready: Callable[[BrokerInfo], None] | None = None,
+    is_alive: Callable[[], str | None] | None = None,
+    poll_s: float = 0.25,
+) -> list[BrokerInfo]:
+    """Wait until every expected broker is among `list_brokers()`; report each as it appears.
+
+    `list_brokers` raises ClusterError while the cluster does not answer (retried until the
+    timeout). `is_alive` returns a reason when a process of the cluster died, so a broker
+    that can never come up fails fast instead of after the whole timeout.
     """
     deadline = time.monotonic() + timeout_s
     seen: set[int] = set()
@@ -75,20 +90,20 @@ def wait_for_brokers(
         if is_alive and (reason := is_alive()):
             raise ClusterError(reason)
         try:
-            brokers = registered_brokers(bootstrap, timeout_s=3)
+            brokers = list_brokers()
             for broker in brokers:
                 if broker.node_id in expected and broker.node_id not in seen:
                     seen.add(broker.node_id)
                     if on_ready:
                         on_ready(broker)
             if expected <= seen:
-                return [b for b in brokers if b.node_id in expected]
+                return sorted((b for b in brokers if b.node_id in expected), key=lambda b: b.node_id)
             last_error = f"registered: {sorted(seen)}, waiting for {sorted(expected - seen)}"
         except ClusterError as exc:
             last_error = str(exc)
         if time.monotonic() > deadline:
             raise ClusterError(f"brokers not ready after {timeout_s:.0f}s ({last_error})")
-        time.sleep(0.25)
+        time.sleep(poll_s)
 
 
 def create_topic(

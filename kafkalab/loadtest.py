@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kafkalab import perftools
 from kafkalab.distribution import KafkaDistribution
-from kafkalab.model import ConsumerOutcome, ProducerOutcome, ProducerOutput
+from kafkalab.model import ConsumerOutcome, ConsumerSummary, ProducerOutcome, ProducerOutput
 from kafkalab.processes import ManagedProcess
 from kafkalab.properties import write_properties
 from kafkalab.security import Endpoint, endpoint_of
@@ -154,7 +154,7 @@ def _producer_outcome(
     raw = proc.output()
     output = perftools.parse_producer_output(raw)
     if error is None:
-        error = _producer_error(exit_code, output, load.num_records, raw)
+        error = producer_error(exit_code, output, load.num_records, raw)
     return ProducerOutcome(
         instance=instance, client_id=client_id, status="failed" if error else "ok",
         records_requested=load.num_records, exit_code=exit_code, output=output, raw_output=raw,
@@ -162,7 +162,7 @@ def _producer_outcome(
     )
 
 
-def _producer_error(exit_code: int | None, output: ProducerOutput, requested: int, raw: str) -> str | None:
+def producer_error(exit_code: int | None, output: ProducerOutput, requested: int, raw: str) -> str | None:
     hint = perftools.first_error_line(raw)
     if exit_code != 0:
         return f"exited with code {exit_code}" + (f": {hint}" if hint else "")
@@ -170,6 +170,18 @@ def _producer_error(exit_code: int | None, output: ProducerOutput, requested: in
         return "printed no summary line" + (f": {hint}" if hint else "")
     if output.summary.records < requested:
         return f"acknowledged {output.summary.records} of {requested} records" + (f": {hint}" if hint else "")
+    return None
+
+
+def consumer_error(exit_code: int | None, summary: ConsumerSummary | None, load: ConsumerLoad, raw: str) -> str | None:
+    """Why a finished consumer test failed (None: it read what it was asked to), on every platform."""
+    hint = perftools.first_error_line(raw)
+    if exit_code != 0:
+        return f"exited with code {exit_code}" + (f": {hint}" if hint else "")
+    if summary is None:
+        return "printed no result" + (f": {hint}" if hint else "")
+    if summary.messages < load.num_records:
+        return f"consumed {summary.messages} of {load.num_records} records before its {load.timeout_ms} ms timeout"
     return None
 
 
@@ -203,14 +215,8 @@ def run_consumer(
         proc.stop(grace_s=2)
     raw = proc.output()
     summary = perftools.parse_consumer_output(raw)
-    hint = perftools.first_error_line(raw)
     if error is None:
-        if exit_code != 0:
-            error = f"exited with code {exit_code}" + (f": {hint}" if hint else "")
-        elif summary is None:
-            error = "printed no result" + (f": {hint}" if hint else "")
-        elif summary.messages < load.num_records:
-            error = f"consumed {summary.messages} of {load.num_records} records before its {load.timeout_ms} ms timeout"
+        error = consumer_error(exit_code, summary, load, raw)
     return ConsumerOutcome(
         status="failed" if error else "ok", messages_requested=load.num_records, exit_code=exit_code,
         summary=summary, raw_output=raw, started_at=started_at, finished_at=_now(), error=error,

@@ -535,7 +535,7 @@ def status_lines() -> list[str]:
     lines.append(f"Prefect database: {state.prefect_database}"
                  + (" (embedded PostgreSQL started by `server up`)" if state.started_postgres else ""))
     pg = database.status()
-    lines.append(f"embedded PostgreSQL: " + (f"running on {HOST}:{pg.port} (pid {pg.pid})" if pg.running else "stopped"))
+    lines.append("embedded PostgreSQL: " + (f"running on {HOST}:{pg.port} (pid {pg.pid})" if pg.running else "stopped"))
     if state.worker is not None and state.worker.alive():
         online = "online" if _worker_online(state) else "not online"
         lines.append(f"worker: running (pid {state.worker.pid}) on work pool {state.pool} "

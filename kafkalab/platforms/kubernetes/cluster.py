@@ -247,24 +247,10 @@ class KubernetesCluster:
         deadline = time.monotonic() + timeout_s
         self.wait_sets_ready(timeout_s)
         expected = set(self.broker_ids if broker_ids is None else broker_ids)
-        seen: set[int] = set()
-        last = "no answer yet"
-        while True:
-            try:
-                brokers = self.kafka.registered_brokers(self)
-                for broker in brokers:
-                    if broker.node_id in expected and broker.node_id not in seen:
-                        seen.add(broker.node_id)
-                        if on_ready:
-                            on_ready(broker)
-                if expected <= seen:
-                    return sorted((b for b in brokers if b.node_id in expected), key=lambda b: b.node_id)
-                last = f"registered: {sorted(seen)}, waiting for {sorted(expected - seen)}"
-            except ClusterError as exc:
-                last = str(exc)
-            if time.monotonic() > deadline:
-                raise ClusterError(f"brokers not ready after {timeout_s:.0f}s ({last})")
-            time.sleep(self.poll_s)
+        return admin.wait_until_registered(
+            lambda: self.kafka.registered_brokers(self), expected,
+            timeout_s=max(0.0, deadline - time.monotonic()), on_ready=on_ready, poll_s=self.poll_s,
+        )
 
     def scale_to(self, brokers: int, *, timeout_s: float = 300, on_progress: Progress | None = None) -> None:
         """Patch the broker StatefulSet's replicas and wait: new pods ready, removed pods gone."""

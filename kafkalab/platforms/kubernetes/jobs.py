@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kafkalab import perftools
 from kafkalab.errors import ClusterError
-from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad, _producer_error
+from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad, consumer_error, producer_error
 from kafkalab.model import ConsumerOutcome, ProducerOutcome, ProducerOutput
 from kafkalab.platforms.kubernetes.manifests import COMPLETION_INDEX_ANNOTATION, PERF_JOB_LABEL
 
@@ -163,7 +163,7 @@ def producer_outcome(index: int, pod: k8s.V1Pod | None, *, client_id: str, load:
         phase = pod.status.phase if pod.status else "Unknown"
         error = f"pod {pod.metadata.name} did not finish ({phase})"
     else:
-        error = _producer_error(exit_code, output, load.num_records, raw)
+        error = producer_error(exit_code, output, load.num_records, raw)
     return ProducerOutcome(
         instance=index, client_id=client_id, status="failed" if error else "ok", records_requested=load.num_records,
         exit_code=exit_code, output=output, raw_output=raw,
@@ -179,20 +179,13 @@ def consumer_outcome(pod: k8s.V1Pod | None, *, load: ConsumerLoad, read_log: Rea
     log = read_log(pod) if pod is not None else None
     raw = log if log is not None else message
     summary = perftools.parse_consumer_output(message) or perftools.parse_consumer_output(raw)
-    hint = perftools.first_error_line(raw)
     exit_code = term.exit_code if term else None
     if pod is None:
         error = "no pod ran for the consumer test"
     elif term is None:
         error = f"pod {pod.metadata.name} did not finish ({pod.status.phase if pod.status else 'Unknown'})"
-    elif exit_code != 0:
-        error = f"exited with code {exit_code}" + (f": {hint}" if hint else "")
-    elif summary is None:
-        error = "printed no result" + (f": {hint}" if hint else "")
-    elif summary.messages < load.num_records:
-        error = f"consumed {summary.messages} of {load.num_records} records before its {load.timeout_ms} ms timeout"
     else:
-        error = None
+        error = consumer_error(exit_code, summary, load, raw)
     return ConsumerOutcome(
         status="failed" if error else "ok", messages_requested=load.num_records, exit_code=exit_code, summary=summary,
         raw_output=raw, started_at=_when(term.started_at if term else now),
