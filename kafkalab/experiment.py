@@ -109,6 +109,7 @@ def producer_load(spec: ExperimentSpec, topic: str) -> ProducerLoad:
     return ProducerLoad(
         topic=topic, num_records=p.num_records, record_size=p.record_size, throughput=p.throughput,
         props=dict(p.props), heap_mb=p.heap_mb, reporting_interval_ms=p.reporting_interval_ms, timeout_s=p.timeout_s,
+        unacknowledged_ok=bool(spec.faults),
     )
 
 

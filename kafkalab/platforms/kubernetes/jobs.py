@@ -163,7 +163,7 @@ def producer_outcome(index: int, pod: k8s.V1Pod | None, *, client_id: str, load:
         phase = pod.status.phase if pod.status else "Unknown"
         error = f"pod {pod.metadata.name} did not finish ({phase})"
     else:
-        error = producer_error(exit_code, output, load.num_records, raw)
+        error = producer_error(exit_code, output, load, raw)
     return ProducerOutcome(
         instance=index, client_id=client_id, status="failed" if error else "ok", records_requested=load.num_records,
         exit_code=exit_code, output=output, raw_output=raw,
