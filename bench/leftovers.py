@@ -15,7 +15,7 @@ PostgreSQL) and runs a tiny experiment `--runs` times, cycling through the ways 
                 while its producers run (what the UI's Cancel button does)
 
 After each run it counts the JVMs whose command line points into the bench's run
-directories; at the end, after `kafkalab server down`, every process the bench started.
+directories; at the end, after `kafkalab server down`, the JVMs, the Prefect server and worker.
 """
 
 from __future__ import annotations

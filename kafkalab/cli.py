@@ -105,12 +105,14 @@ def _check_broker_settings(specs: list) -> None:
     from kafkalab import distribution
     from kafkalab.experiment import check_broker_settings
 
-    local = [spec for spec in specs if spec.platform == "local"]
-    for version in sorted({spec.kafka_version for spec in local}):
-        dist = distribution.resolve(version, on_progress=lambda line: print(f"kafkalab: {line}", file=sys.stderr))
-        for spec in {repr(s.cluster.broker_config) + str(s.cluster.brokers): s for s in local
-                     if s.kafka_version == version}.values():
-            check_broker_settings(spec, dist)
+    dists: dict[str, distribution.KafkaDistribution] = {}
+    for spec in specs:
+        if spec.platform != "local":
+            continue
+        if spec.kafka_version not in dists:
+            dists[spec.kafka_version] = distribution.resolve(
+                spec.kafka_version, on_progress=lambda line: print(f"kafkalab: {line}", file=sys.stderr))
+        check_broker_settings(spec, dists[spec.kafka_version])  # a config Kafka accepted once is not checked again
 
 
 @contextlib.contextmanager

@@ -132,10 +132,10 @@ def fault_warnings(spec: ExperimentSpec) -> list[str]:
             f"faults: brokers {sorted(down)} are down at the same time with topic.replication_factor {rf}: "
             "some partitions have no replica until one is back; their records wait in the producers"
         )
-    elif acks_all(spec) and most > rf - min_insync_replicas(spec):
+    elif acks_all(spec) and most > rf - (min_isr := min_insync_replicas(spec)):
         warnings.append(
             f"faults: {most} brokers down at once with acks=all and min.insync.replicas "
-            f"{min_insync_replicas(spec)} (replication {rf}): writes to some partitions are refused "
+            f"{min_isr} (replication {rf}): writes to some partitions are refused "
             "(NotEnoughReplicas) until a broker is back"
         )
     p = spec.producer

@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from kafkalab import admin
 from kafkalab.errors import ClusterError
@@ -54,7 +54,7 @@ def acknowledged(producers: list[ProducerOutcome]) -> int | None:
     """Records the instances report acknowledged; None when one printed no summary."""
     if not producers or any(p.output.summary is None for p in producers):
         return None
-    return sum(p.output.summary.records for p in producers if p.output.summary is not None)
+    return sum(p.output.summary.records for p in producers)
 
 
 def consume_count(target: admin.Target, topic: str, *, timeout_s: float) -> int:
@@ -84,7 +84,7 @@ def consume_count(target: admin.Target, topic: str, *, timeout_s: float) -> int:
             for msg in consumer.consume(num_messages=10000, timeout=1.0):
                 partition = msg.partition()
                 if msg.error():
-                    if msg.error().code() == -191:  # _PARTITION_EOF
+                    if msg.error().code() == KafkaError._PARTITION_EOF:
                         if partition in remaining and msg.offset() >= ends[partition]:
                             remaining.discard(partition)
                         continue

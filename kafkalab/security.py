@@ -179,17 +179,17 @@ class ClusterSecurity:
 
     def internal_client(self) -> ClientSecurity:
         """kafkalab's own admin calls: the brokers' internal user over PLAIN (exists from the start)."""
-        ca = self.tls.ca_cert if self.tls else None
-        if not self.uses_sasl:
-            return ClientSecurity(self.protocol, ca_file=ca)
-        return ClientSecurity(self.protocol, "PLAIN", INTERNAL_USER, self.internal_password, ca)
+        return self._client("PLAIN", INTERNAL_USER, self.internal_password)
 
     def user_client(self) -> ClientSecurity:
         """The perf tools: the spec's user and mechanism."""
+        return self._client(self.mechanism, self.username, self.password)
+
+    def _client(self, mechanism: str, username: str, password: str) -> ClientSecurity:
         ca = self.tls.ca_cert if self.tls else None
         if not self.uses_sasl:
             return ClientSecurity(self.protocol, ca_file=ca)
-        return ClientSecurity(self.protocol, self.mechanism, self.username, self.password, ca)
+        return ClientSecurity(self.protocol, mechanism, username, password, ca)
 
 
 def write_tls_files(directory: Path, *, days: int = 7) -> TlsFiles:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import ssl
 import tempfile
 import time
@@ -34,6 +33,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from kafkalab import processes
+from kafkalab.platforms.local import free_port
 from kafkalab.processes import ManagedProcess
 from kubetestbed import certs, layout
 from kubetestbed.feeder import OutputFeeder
@@ -53,12 +53,6 @@ class BinariesMissing(RuntimeError):
 class ControlPlaneError(RuntimeError):
     """A component did not come up (the message names it and ends with its log's tail)."""
 
-
-def free_port() -> int:
-    """A port the kernel just chose as free (bound then closed; nothing else on 127.0.0.1 races us in tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOCALHOST, 0))
-        return sock.getsockname()[1]
 
 
 def log_tail(path: Path, lines: int = 25) -> str:

@@ -8,7 +8,6 @@ against the topic, and the producers' windows show the gap. The others check the
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
 import pytest
@@ -134,7 +133,6 @@ def test_the_producer_windows_show_the_gap(durability_run):
         # ... then the recovery: a later window is back near the rate (the backlog drains).
         after = [w["records_per_sec"] for w in mine if w["seq"] > dip["seq"]]
         assert after and max(after) >= 0.6 * RATE, mine
-        assert statistics.fmean(w["records_per_sec"] for w in mine) > 0
 
 
 @pytest.mark.kafka

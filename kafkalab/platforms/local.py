@@ -131,16 +131,11 @@ class LocalCluster:
         }
 
     def planned_broker_config(self, broker_count: int) -> dict[str, object]:
-        """The config broker 0 would start with, before any node exists (placeholder ports and
-        directories): what kafkalab checks with Kafka before it starts anything."""
-        if self.controllers:
-            raise ClusterError("planned_broker_config is for a cluster not yet deployed")
-        plan_dir = self.run_dir / "planned"
-        self.controllers = [Node(CONTROLLER_ID_BASE, "controller", 9093, plan_dir / "controller")]
-        try:
-            return self._broker_config(Node(0, "broker", 9092, plan_dir / "broker"), broker_count)
-        finally:
-            self.controllers = []
+        """The config broker 0 would start with, before any node exists (placeholder port,
+        directory and quorum): what kafkalab checks with Kafka before it starts anything."""
+        node = Node(0, "broker", 9092, self.run_dir / "planned" / "broker")
+        return {**self._broker_config(node, broker_count),
+                "controller.quorum.voters": f"{CONTROLLER_ID_BASE}@{LOOPBACK}:9093"}
 
     def _controller_config(self, node: Node) -> dict[str, object]:
         return {**self._common_config(node), "listeners": f"CONTROLLER://{LOOPBACK}:{node.port}"}

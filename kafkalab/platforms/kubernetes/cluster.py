@@ -14,6 +14,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,7 +122,6 @@ class KubernetesCluster:
     cluster_label: str = field(default_factory=lambda: secrets.token_hex(4))
     cluster_id: str = field(default_factory=new_cluster_id)
     brokers: list[BrokerPod] = field(default_factory=list)
-    controller_count: int = 0
     poll_s: float = 0.5
     security: None = None  # SASL/TLS is not offered on this platform yet: PLAINTEXT inside the cluster
 
@@ -173,8 +173,7 @@ class KubernetesCluster:
 
     def deploy(self, brokers: int, controllers: int = 1, *, on_progress: Progress | None = None) -> None:
         """Namespace, settings, headless services and both StatefulSets; every node starts at once."""
-        self.layout = m.Layout(**{**self.layout.__dict__, "controllers": controllers})
-        self.controller_count = controllers
+        self.layout = dataclasses.replace(self.layout, controllers=controllers)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         objects = [
             ("namespace", lambda: self.core.create_namespace(m.namespace(self.layout))),

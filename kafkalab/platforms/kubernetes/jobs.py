@@ -224,8 +224,6 @@ class JobRunner:
             )
             data = resp.data
             return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
-        except (ApiException, OSError, ValueError):
-            return None
         except Exception:  # noqa: BLE001 - a log that cannot be read leaves the termination message
             return None
 

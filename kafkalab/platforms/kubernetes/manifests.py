@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from kubernetes import client as k8s
 
 from kafkalab import perftools
+from kafkalab.platforms.local import CONTROLLER_ID_BASE  # controllers 1000.., brokers 0..N-1 on both platforms
 from kafkalab.properties import render_properties
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -33,7 +34,6 @@ HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 
 BROKER_PORT = 9092
 CONTROLLER_PORT = 9093
-CONTROLLER_ID_BASE = 1000  # controllers 1000.., brokers 0..N-1, as on the local platform
 KAFKA_UID = 1000  # appuser of the apache/kafka image
 DATA_DIR = "/var/lib/kafka/data"
 CONFIG_DIR = "/etc/kafkalab"
