@@ -8,13 +8,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test install kafka chromium bench clean-venv
+.PHONY: quickstart test test-fast lint install kafka chromium bench clean-venv
 
 quickstart: kafka
 	$(BIN)/kafkalab run experiments/quickstart.yaml
 
-test: kafka chromium kube-testbed
+test: kafka chromium kube-testbed lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp tests
+
+# The fast loop: no brokers, no servers, no control plane (about a minute).
+test-fast: install lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp -m "not kafka and not server and not kube" tests
+
+# The layers of the engine (pyproject.toml [tool.importlinter]).
+lint: install
+	$(BIN)/lint-imports
 
 install: $(STAMP)
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from kafkalab import database  # noqa: E402
+from kafkalab.results import database  # noqa: E402
 
 
 @contextlib.contextmanager

@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
-KAFKALAB = [sys.executable, "-m", "kafkalab.cli"]
+KAFKALAB = [sys.executable, "-m", "kafkalab"]
 PERF_STEPS = ("producers", "consumer test")
 
 

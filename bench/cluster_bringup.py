@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from kafkalab import distribution
-from kafkalab.broker_config import BrokerSettings
+from kafkalab.kafka import distribution
+from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.platforms.local import LocalCluster
 
 

@@ -13,7 +13,7 @@ import argparse
 
 from _timing import newest_id, timed_command
 
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _db import bench_database  # noqa: E402
 from _timing import timed_command  # noqa: E402
 
-from kafkalab.store import Store  # noqa: E402
+from kafkalab.results.store import Store  # noqa: E402
 
 PROFILES = {
     "durability": {"profile": "durability"},

@@ -23,10 +23,10 @@ from pathlib import Path
 
 from _db import bench_database
 
-from kafkalab import queries, reference
-from kafkalab.htmlreport import write_report
+from kafkalab.reports import queries, reference
+from kafkalab.reports.htmlreport import write_report
 from kafkalab.model import ProducerOutcome, ProducerOutput, ProducerSummary, ProducerWindow, RunRecord
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 
 EXPERIMENTS = 200
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

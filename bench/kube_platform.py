@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # kubetestbed and tests are repo folders
 
-from kafkalab import experiment  # noqa: E402
-from kafkalab.broker_config import BrokerSettings  # noqa: E402
+from kafkalab.experiment import steps  # noqa: E402
+from kafkalab.kafka.broker_config import BrokerSettings  # noqa: E402
 from kafkalab.platforms.kubernetes import KubernetesCluster  # noqa: E402
 from kafkalab.platforms.kubernetes.jobs import SchedulingError  # noqa: E402
 from kubetestbed import layout  # noqa: E402

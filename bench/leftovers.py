@@ -34,7 +34,7 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-KAFKALAB = [sys.executable, "-m", "kafkalab.cli"]
+KAFKALAB = [sys.executable, "-m", "kafkalab"]
 TINY = ["cluster.brokers=1", "cluster.heap_mb=256", "cluster.controller_heap_mb=192", "topic.partitions=2",
         "topic.replication_factor=1", "producer.instances=1", "producer.heap_mb=128", "consumer.heap_mb=128",
         "consumer.timeout_ms=10000", "producer.record_size=100"]

@@ -39,7 +39,7 @@ SPEC = "experiments/quickstart.yaml"
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kafkalab.cli", *args], env=env, cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "kafkalab", *args], env=env, cwd=REPO, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -111,8 +111,8 @@ async def flow_start_delay(api_url: str, data_dir: Path, wall0: float) -> float:
     """Seconds from wall0 until the newest stored run's flow run started (Running)."""
     from prefect.client.orchestration import PrefectClient
 
-    from kafkalab import database
-    from kafkalab.store import Store
+    from kafkalab.results import database
+    from kafkalab.results.store import Store
 
     url = database.EmbeddedServer(data_dir / "postgres").status().url(database.RESULTS_DATABASE)
     with Store(url) as store:
@@ -126,7 +126,7 @@ def run_from_cli(env: dict[str, str], records: int, runs_dir: Path, known: set[P
                  api_url: str | None = None) -> tuple[float, float | None]:
     t0, wall0 = time.monotonic(), time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kafkalab.cli", "run", SPEC, "--set", "name=bench-cli-path",
+        [sys.executable, "-m", "kafkalab", "run", SPEC, "--set", "name=bench-cli-path",
          "--set", f"producer.num_records={records}", "--set", "producer.reporting_interval_ms=200"],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:

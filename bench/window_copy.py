@@ -19,7 +19,7 @@ from _db import bench_database
 from sqlalchemy.orm import Session
 
 from kafkalab.model import ProducerOutcome, ProducerOutput, ProducerSummary, ProducerWindow, RunRecord
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 from schema.models import ProducerWindow as WindowRow
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -11,12 +11,12 @@ from uuid import UUID
 from prefect import get_run_logger
 from prefect.runtime import flow_run
 
-from kafkalab import experiment as steps
-from kafkalab import spool
+from kafkalab.experiment import steps as steps
+from kafkalab.results import spool
 from kafkalab.model import RunRecord, StepTiming
 from kafkalab.platforms.local import LocalCluster
 from kafkalab.spec import ExperimentSpec
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 from tasks.load import consumer_test, integrity, producer_fanout, records_in_topic
 from tasks.topics import create_topic
 
@@ -131,8 +131,8 @@ def _current_step(timings: list[StepTiming]) -> str:
 def keep_interrupted_run(record: RunRecord) -> None:
     """Store an interrupted run as `cancelled` straight away (no Prefect task: the run is
     being cancelled), or spool it when the database does not answer."""
-    try:
+    def save(run: RunRecord) -> int:
         with Store() as store:
-            store.save_run(record)
-    except Exception:  # noqa: BLE001 - the spool file is the fallback; the next command loads it
-        spool.write(record)
+            return store.save_run(run)
+
+    spool.save_or_spool(record, save)

@@ -13,11 +13,11 @@ from prefect.states import Cancelled
 from prefect.runtime import flow_run
 
 from flows.common import CancelRequested, run_once, stop_if_cancelled, timed
-from kafkalab import experiment as steps
-from kafkalab.errors import KafkalabError
-from kafkalab.launch import SpecOverrides, request_name, resolve_spec
+from kafkalab.experiment import steps as steps
+from kafkalab.core.errors import KafkalabError
+from kafkalab.experiment.launch import SpecOverrides, request_name, resolve_spec
 from kafkalab.model import RunRecord, StepTiming
-from kafkalab.processes import install_signal_handlers
+from kafkalab.core.processes import install_signal_handlers
 from kafkalab.spec import ExperimentSpec
 from tasks.cluster import endpoints, fetch_kafka, install_framework, teardown, wait_broker_ready
 from tasks.results import prepare_store, publish_results, store_or_spool

@@ -14,15 +14,15 @@ from prefect.states import Cancelled
 from prefect.runtime import flow_run
 
 from flows.common import CancelRequested, run_once, stop_if_cancelled
-from kafkalab import experiment as steps
-from kafkalab.errors import KafkalabError
+from kafkalab.experiment import steps as steps
+from kafkalab.core.errors import KafkalabError
 from kafkalab.model import RunRecord
-from kafkalab.paths import runs_dir
+from kafkalab.core.paths import runs_dir
 from kafkalab.plan import Cell, plan_sweep
 from kafkalab.platforms.local import LocalCluster
-from kafkalab.processes import install_signal_handlers
+from kafkalab.core.processes import install_signal_handlers
 from kafkalab.spec import SweepSpec
-from kafkalab.summary import run_summary_rows
+from kafkalab.reports.summary import run_summary_rows
 from tasks.cluster import (
     endpoints, fetch_kafka, install_framework, reassign_partitions, scale_brokers, teardown, wait_broker_ready,
 )

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kafkalab.errors import SpecError
+from kafkalab.core.errors import SpecError
 from kafkalab.spec import ExperimentSpec, SweepSpec, apply_override, parse_spec, spec_to_dict
 
 # Short names for the usual axes, for cell labels such as "brokers=6 producers=10 size=250".

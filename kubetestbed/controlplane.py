@@ -32,9 +32,9 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from kafkalab import processes
-from kafkalab.platforms.local import free_port
-from kafkalab.processes import ManagedProcess
+from kafkalab.core import processes
+from kafkalab.core.net import free_port
+from kafkalab.core.processes import ManagedProcess
 from kubetestbed import certs, layout
 from kubetestbed.feeder import OutputFeeder
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from kafkalab import paths
+from kafkalab.core import paths
 
 K8S_VERSION = "v1.37.2"
 KWOK_VERSION = "v0.8.0"

@@ -7,8 +7,12 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from kafkalab import distribution, experiment, secrets
-from kafkalab.distribution import KafkaDistribution
+from kafkalab.kafka import distribution
+
+from kafkalab.experiment import steps
+
+from kafkalab.core import secrets
+from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from kafkalab import experiment
-from kafkalab.faults import FaultInjector
-from kafkalab.integrity import Integrity
+from kafkalab.experiment import steps
+from kafkalab.platforms.faults import FaultInjector
+from kafkalab.results.integrity import Integrity
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
 from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec

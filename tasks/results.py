@@ -6,10 +6,10 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from kafkalab import spool
+from kafkalab.results import spool
 from kafkalab.model import RunRecord
-from kafkalab.store import Store
-from kafkalab.summary import experiment_markdown, flow_run_url, run_summary_rows
+from kafkalab.results.store import Store
+from kafkalab.reports.summary import experiment_markdown, flow_run_url, run_summary_rows
 
 
 @task(name="results database", retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
@@ -30,17 +30,15 @@ def store_run(record: RunRecord) -> int:
 
 def store_or_spool(record: RunRecord) -> int | None:
     """store_run; when the database stays unreachable through its retries, the run goes to a
-    spool file in its run directory (kafkalab.spool), loaded by the next command that
-    reaches the database. Returns the run id, or None when spooled."""
-    try:
-        return store_run(record)
-    except Exception as exc:  # noqa: BLE001 - a measured run must never be lost
-        path = spool.write(record)
+    spool file in its run directory, loaded by the next command that reaches the database.
+    Returns the run id, or None when spooled."""
+    run_id, spooled, error = spool.save_or_spool(record, store_run)
+    if spooled is not None:
         get_run_logger().error(
             "could not store run (%s); spooled to %s: the next kafkalab command that reaches the database "
-            "(or `kafkalab results import`) stores it", exc, path,
+            "(or `kafkalab results import`) stores it", error, spooled,
         )
-        return None
+    return run_id
 
 
 @task(name="results table", cache_policy=NO_CACHE)

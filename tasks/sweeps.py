@@ -8,9 +8,9 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
-from kafkalab.errors import SpecError
+from kafkalab.core.errors import SpecError
 from kafkalab.plan import SweepPlan
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 
 
 @task(name="open sweep", retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
@@ -68,7 +68,7 @@ def publish_report(sweep_id: int, sweep_name: str, out_dir: str) -> str:
 
     from prefect.artifacts import create_markdown_artifact
 
-    from kafkalab.htmlreport import write_report
+    from kafkalab.reports.htmlreport import write_report
 
     report = write_report(None, Path(out_dir), sweep_id=sweep_id)
     key = "sweep-" + "".join(c if c.isalnum() else "-" for c in sweep_name.lower()) + "-report"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from kafkalab import experiment
+from kafkalab.experiment import steps
 from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec
 

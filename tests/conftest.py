@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from kafkalab import database
+from kafkalab.results import database
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +71,7 @@ def _no_stray_embedded_servers(tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture(scope="session")
 def kafka_dist():
     """The real Kafka distribution (fetched by `make kafka` into the user cache, or KAFKA_HOME)."""
-    from kafkalab import distribution
+    from kafkalab.kafka import distribution
 
     return distribution.resolve()
 

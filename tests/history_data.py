@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from kafkalab.model import ProducerOutcome, ProducerOutput, ProducerSummary, ProducerWindow, RunRecord
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 
 T0 = datetime(2026, 10, 1, 2, 0, tzinfo=UTC)
 BASELINE = {"acks": "1", "buffer.memory": "67108864", "compression.type": "none", "batch.size": "8196"}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 from tests.conftest import jvms_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def test_cancel_from_the_ui_stops_a_cli_run_before_its_next_repetition(prefect_a
         "consumer": {"enabled": False},
     }))
     env = {**os.environ, **lab_env, "PREFECT_API_URL": PREFECT_API_URL.value()}
-    proc = subprocess.Popen([sys.executable, "-m", "kafkalab.cli", "run", str(spec_file)], env=env, cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "kafkalab", "run", str(spec_file)], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     runs_root = Path(lab_env["KAFKALAB_DATA_DIR"], "runs")
     try:

@@ -42,7 +42,7 @@ def _run_dir(root: Path, name: str, owner: int) -> tuple[Path, psutil.Process]:
 
 def _clean(data_dir: Path) -> str:
     env = {**os.environ, "KAFKALAB_DATA_DIR": str(data_dir)}
-    done = subprocess.run([sys.executable, "-m", "kafkalab.cli", "clean"], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "kafkalab", "clean"], env=env, capture_output=True,
                           text=True, timeout=120, cwd=REPO)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stdout

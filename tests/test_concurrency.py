@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 from tests.conftest import jvms_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def test_two_experiments_at_once(prefect_api, lab_env, kafka_dist, tmp_path: Pat
         spec_file = tmp_path / f"{name}.yaml"
         spec_file.write_text(yaml.safe_dump(_spec(name)))
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "kafkalab.cli", "run", str(spec_file)], env=env, cwd=REPO,
+            [sys.executable, "-m", "kafkalab", "run", str(spec_file)], env=env, cwd=REPO,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         ))  # fmt: skip
     try:

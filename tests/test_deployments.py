@@ -13,10 +13,13 @@ import jsonschema
 import pytest
 import yaml
 
-from kafkalab import perftools, summary
-from kafkalab.distribution import DEFAULT_KAFKA_VERSION
-from kafkalab.errors import SpecError
-from kafkalab.launch import SpecOverrides, request_name, resolve_spec
+from kafkalab.kafka import perftools
+
+from kafkalab.app import links
+from kafkalab.reports import summary
+from kafkalab.kafka.distribution import DEFAULT_KAFKA_VERSION
+from kafkalab.core.errors import SpecError
+from kafkalab.experiment.launch import SpecOverrides, request_name, resolve_spec
 from kafkalab.model import ProducerOutcome, RunRecord
 from kafkalab.spec import load_spec
 
@@ -230,12 +233,12 @@ def test_markdown_summary_of_failed_runs_has_no_zero_totals():
 
 
 def test_flow_run_url_from_the_environment():
-    assert summary.ui_url({"PREFECT_UI_URL": "http://h:1/"}) == "http://h:1"
-    assert summary.ui_url({"PREFECT_API_URL": "http://h:2/api"}) == "http://h:2"
+    assert links.ui_url({"PREFECT_UI_URL": "http://h:1/"}) == "http://h:1"
+    assert links.ui_url({"PREFECT_API_URL": "http://h:2/api"}) == "http://h:2"
     assert summary.flow_run_url("abc", "http://h:1") == "http://h:1/runs/flow-run/abc"
     assert summary.flow_run_url(None, "http://h:1") is None
     # With only a UI address there is no API to ask which runs it knows: every run is linked.
-    assert summary.flow_run_links(["a", None, "b"], {"PREFECT_UI_URL": "http://h:1"}) == {
+    assert links.flow_run_links(["a", None, "b"], {"PREFECT_UI_URL": "http://h:1"}) == {
         "a": "http://h:1/runs/flow-run/a", "b": "http://h:1/runs/flow-run/b"}
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kafkalab import cli
+from kafkalab.app import cli
 from kafkalab.spec import parse_spec
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 from tests.conftest import jvms_of
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from kafkalab.errors import SpecError
-from kafkalab.faults import fault_warnings
-from kafkalab.integrity import Integrity
+from kafkalab.core.errors import SpecError
+from kafkalab.spec.faults import fault_warnings
+from kafkalab.results.integrity import Integrity
 from kafkalab.spec import load_spec, parse_spec
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 from tests.conftest import jvms_of
 
 RECORDS = 24000  # per instance, at 3000 records/s: ~8 s of load, the fault at 3 s (JVMs warm up first)
@@ -249,7 +249,7 @@ def test_faults_on_kubernetes_are_refused_until_it_can_inject_them():
 def test_fault_events_and_integrity_are_stored_with_the_run_and_survive_the_spool(fresh_db_url, tmp_path):
     from datetime import UTC, datetime
 
-    from kafkalab import spool
+    from kafkalab.results import spool
     from kafkalab.model import FaultEvent
     from tests.test_store import make_record
 

@@ -10,9 +10,11 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from kafkalab import cli, history, queries, reference, trend
-from kafkalab.errors import SpecError
-from kafkalab.store import Store
+from kafkalab.app import cli
+
+from kafkalab.reports import history, queries, reference, trend
+from kafkalab.core.errors import SpecError
+from kafkalab.results.store import Store
 from tests.history_data import (
     BASELINE,
     T0,
@@ -35,7 +37,7 @@ def history_url(results_db_url: str):
     import psycopg
     from psycopg import sql
 
-    from kafkalab import database
+    from kafkalab.results import database
 
     name = f"test_history_{uuid.uuid4().hex[:8]}"
     url = database.ensure_database(name, server_url=results_db_url)

@@ -20,10 +20,12 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from kafkalab import admin, experiment, perftools
-from kafkalab.broker_config import BrokerSettings
-from kafkalab.errors import ClusterError
-from kafkalab.loadtest import ConsumerLoad, ProducerLoad
+from kafkalab.kafka import admin, perftools
+
+from kafkalab.experiment import steps
+from kafkalab.kafka.broker_config import BrokerSettings
+from kafkalab.core.errors import ClusterError
+from kafkalab.load.runner import ConsumerLoad, ProducerLoad
 from kafkalab.platforms.kubernetes import KafkaLevel, KubernetesCluster, jobs, manifests as m
 from kafkalab.platforms.kubernetes.jobs import SchedulingError
 from kafkalab.spec import KubernetesSpec, parse_spec
@@ -480,7 +482,7 @@ def test_rbac_is_least_privilege(kube_testbed, runner_api):
 @pytest.fixture(scope="module")
 def perf_cluster(kube_testbed, runner_api, tmp_path_factory):
     """A 1-broker cluster deployed with the runner's service account, for the perf-test Jobs."""
-    from kafkalab.broker_config import BrokerSettings as Settings
+    from kafkalab.kafka.broker_config import BrokerSettings as Settings
 
     spec = _kube_spec(cluster__brokers=1, topic__replication_factor=1)
     cluster = KubernetesCluster(None, tmp_path_factory.mktemp("kube-run"), Settings(), spec.cluster.kubernetes,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kafkalab.broker_config import resolve_broker_settings
-from kafkalab.experiment import check_broker_settings
+from kafkalab.kafka.broker_config import resolve_broker_settings
+from kafkalab.experiment.steps import check_broker_settings
 from kafkalab.spec import load_spec
 from tests.conftest import jvms_of
 
@@ -57,7 +57,7 @@ def test_settings_kafka_would_refuse_are_refused_before_any_broker_starts(
         "name": "it-refused-setting", "cluster": {"brokers": 1, "broker_config": {setting: value}},
         "topic": {"partitions": 1, "replication_factor": 1}, "producer": {"num_records": 10},
     }))
-    proc = subprocess.run([sys.executable, "-m", "kafkalab.cli", "run", str(spec_file)], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "kafkalab", "run", str(spec_file)], cwd=REPO,
                           env={**os.environ, **lab_env}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()[-1:]
@@ -83,7 +83,7 @@ def test_ctrl_c_stops_every_jvm(tmp_path, lab_env, kafka_dist):
     }))
     data_dir = Path(lab_env["KAFKALAB_DATA_DIR"])
     before = set((data_dir / "runs").glob("*")) if (data_dir / "runs").exists() else set()
-    proc = subprocess.Popen([sys.executable, "-m", "kafkalab.cli", "run", str(spec)], env={**os.environ, **lab_env},
+    proc = subprocess.Popen([sys.executable, "-m", "kafkalab", "run", str(spec)], env={**os.environ, **lab_env},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=_ctrl_c_reaches_it)
     try:
@@ -123,7 +123,7 @@ def _alive(pid: int) -> bool:
 
 def test_class_archives_are_made_once_and_usable(kafka_dist):
     """`make kafka` records them; every Kafka JVM then maps them (-Xshare:on refuses a bad one)."""
-    from kafkalab.class_archives import ensure_class_archives
+    from kafkalab.platforms.local.class_archives import ensure_class_archives
 
     ensure_class_archives(kafka_dist)
     for kind in ("broker", "tools"):

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kafkalab.model import ConsumerSummary, ProducerSummary, ProducerWindow
-from kafkalab.perftools import (
+from kafkalab.kafka.perftools import (
     CONSUMER_MAIN,
     PRODUCER_MAIN,
     consumer_args,

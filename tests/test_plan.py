@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kafkalab.errors import SpecError
+from kafkalab.core.errors import SpecError
 from kafkalab.plan import plan_sweep
-from kafkalab.profiles import PROFILES
+from kafkalab.spec.profiles import PROFILES
 from kafkalab.spec import SweepSpec, load_sweep, parse_spec, parse_sweep
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def test_guide_scale_out_has_the_guides_48_cells():
 
 def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
     env = {"KAFKALAB_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-m", "kafkalab.cli", "sweep", str(REPO / "experiments" / "sweep-smoke.yaml"),
+    proc = subprocess.run([sys.executable, "-m", "kafkalab", "sweep", str(REPO / "experiments" / "sweep-smoke.yaml"),
                            "--dry-run", "--set", "producer.num_records=10"], capture_output=True, text=True, env=env,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from kafkalab import reference
+from kafkalab.reports import reference
 from kafkalab.model import ProducerSummary
-from kafkalab.perftools import parse_producer_line
-from kafkalab.store import Store
+from kafkalab.kafka.perftools import parse_producer_line
+from kafkalab.results.store import Store
 from tests.guide import block_after, guide_lines
 from tests.test_store import make_record
 

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from kafkalab import cli, reference
-from kafkalab.htmlreport import write_report
-from kafkalab.store import Store
+from kafkalab.app import cli
+
+from kafkalab.reports import reference
+from kafkalab.reports.htmlreport import write_report
+from kafkalab.results.store import Store
 from tests.browser import OUTPUT_DIR, colored_share, is_blank, screenshot
 from tests.history_data import BASELINE, LOWER, T0, profiles_history, run, scale_history, sizes_history, store_all
 
@@ -49,7 +51,7 @@ def synthetic_url(results_db_url: str):
     import psycopg
     from psycopg import sql
 
-    from kafkalab import database
+    from kafkalab.results import database
 
     name = f"test_report_{uuid.uuid4().hex[:8]}"
     url = database.ensure_database(name, server_url=results_db_url)

@@ -20,10 +20,10 @@ import psycopg
 import pytest
 import yaml
 
-from kafkalab import secrets
-from kafkalab.errors import SpecError
-from kafkalab.secrets import SecretError
-from kafkalab.security import ClientSecurity, ClusterSecurity, write_tls_files
+from kafkalab.core import secrets
+from kafkalab.core.errors import SpecError
+from kafkalab.core.secrets import SecretError
+from kafkalab.kafka.security import ClientSecurity, ClusterSecurity, write_tls_files
 from kafkalab.spec import parse_spec
 from tests.conftest import jvms_of
 
@@ -160,7 +160,7 @@ def test_sasl_ssl_scram_cluster_authenticates_and_the_password_stays_secret(
     env = {**os.environ, **lab_env, "DATABASE_URL": fresh_db_url, "PREFECT_API_URL": PREFECT_API_URL.value(),
            "KAFKA_PERF_PW": password}
     with _PsWatcher() as ps:
-        proc = subprocess.run([sys.executable, "-m", "kafkalab.cli", "run", str(spec_file)], env=env, cwd=REPO,
+        proc = subprocess.run([sys.executable, "-m", "kafkalab", "run", str(spec_file)], env=env, cwd=REPO,
                               capture_output=True, text=True, timeout=420)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
@@ -194,7 +194,7 @@ def test_sasl_plain_with_a_prefect_secret_block(prefect_api, lab_env, kafka_dist
     from prefect.blocks.system import Secret
 
     from flows.experiment import experiment
-    from kafkalab.store import Store
+    from kafkalab.results.store import Store
 
     password = "block-Secret-77c1e0"
     Secret(value=password).save("kafkalab-test-kafka-password", overwrite=True)
@@ -221,7 +221,7 @@ def test_an_unresolvable_secret_fails_before_any_jvm_starts(prefect_api, lab_env
     env["PREFECT_API_URL"] = PREFECT_API_URL.value()
     before = {p.pid for p in psutil.process_iter() if "java" in p.name()}
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "kafkalab.cli", "run", str(spec_file)], env=env, cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "kafkalab", "run", str(spec_file)], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode != 0
     assert ("cluster.security.password: env:KAFKALAB_NOT_SET does not resolve: "

@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 import pytest
 
-from kafkalab import database
+from kafkalab.results import database
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = Path(os.environ.get("KAFKALAB_TEST_OUTPUT") or REPO / "test-output")
@@ -66,7 +66,7 @@ class Lab:
         return self.state["api_url"]
 
     def cli(self, *args: str, timeout: float = 400) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "kafkalab.cli", *args], env=self.env, cwd=REPO,
+        return subprocess.run([sys.executable, "-m", "kafkalab", *args], env=self.env, cwd=REPO,
                               capture_output=True, text=True, timeout=timeout)
 
     def results_url(self) -> str:
@@ -77,7 +77,7 @@ class Lab:
         return status.url(database.RESULTS_DATABASE)
 
     def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        from kafkalab.store import Store
+        from kafkalab.results.store import Store
 
         with Store(self.results_url()) as store:
             columns, data = store.query(sql, params or None)
@@ -194,10 +194,10 @@ def test_run_button_runs_the_experiment_and_stores_its_flow_run(lab):
     (row,) = json.loads(listed.stdout)
     assert row["flow_run_url"] == f"{lab.state['ui_url']}/runs/flow-run/{final.id}"
     # A run recorded on another (e.g. a CLI run's temporary) API gets no dead link.
-    from kafkalab import summary
+    from kafkalab.app import links
 
     unknown = str(uuid.uuid4())
-    assert summary.flow_run_links([str(final.id), unknown], {"PREFECT_API_URL": lab.api_url}) == {
+    assert links.flow_run_links([str(final.id), unknown], {"PREFECT_API_URL": lab.api_url}) == {
         str(final.id): row["flow_run_url"]}
 
 

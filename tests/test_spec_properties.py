@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kafkalab.errors import SpecError
+from kafkalab.core.errors import SpecError
 from kafkalab.spec import apply_override, load_spec, parse_spec
 from tests.spec_strategies import BASE, KEYS, values
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from kafkalab import database, spool
-from kafkalab.errors import KafkalabError
+from kafkalab.results import database, spool
+from kafkalab.core.errors import KafkalabError
 from kafkalab.spec import parse_spec
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 from tests.conftest import jvms_of
 from tests.test_store import make_record
 
@@ -42,7 +42,7 @@ def _count(url: str, sql: str, *params) -> int:
 def _import(url: str, data_dir: Path) -> str:
     env = {**os.environ, "DATABASE_URL": url, "KAFKALAB_DATA_DIR": str(data_dir)}
     done = subprocess.run(
-        [sys.executable, "-m", "kafkalab.cli", "results", "import"],
+        [sys.executable, "-m", "kafkalab", "results", "import"],
         env=env, capture_output=True, text=True, timeout=120, cwd=REPO,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

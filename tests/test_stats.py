@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kafkalab.model import ProducerSummary
-from kafkalab.perftools import parse_producer_line
-from kafkalab.stats import RunTotals, run_totals, spread
+from kafkalab.kafka.perftools import parse_producer_line
+from kafkalab.results.stats import RunTotals, run_totals, spread
 from tests.guide import block_after
 
 _PRINTED = re.compile(

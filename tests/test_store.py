@@ -17,8 +17,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 import schema
-from kafkalab import database
-from kafkalab.errors import EnvironmentProblem, KafkalabError
+from kafkalab.results import database
+from kafkalab.core.errors import EnvironmentProblem, KafkalabError
 from kafkalab.model import (
     ConsumerOutcome,
     ConsumerSummary,
@@ -29,7 +29,7 @@ from kafkalab.model import (
     RunRecord,
     StepTiming,
 )
-from kafkalab.store import Store, producer_settings
+from kafkalab.results.store import Store, producer_settings
 from schema.models import Base
 
 T0 = datetime(2025, 11, 25, 8, 0, tzinfo=UTC)
@@ -384,7 +384,7 @@ def test_embedded_server_start_stop_and_port_reuse(tmp_path: Path) -> None:
 
 
 def test_concurrent_starts_share_one_server(tmp_path: Path) -> None:
-    code = "from kafkalab import database; print(database.resolve_url())"
+    code = "from kafkalab.results import database; print(database.resolve_url())"
     env = {"KAFKALAB_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     starters = [
         subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True) for _ in range(3)

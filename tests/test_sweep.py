@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kafkalab import admin
-from kafkalab.broker_config import BrokerSettings
+from kafkalab.kafka import admin
+from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.platforms.local import LocalCluster
-from kafkalab.reassign import reassign_onto
+from kafkalab.kafka.reassign import reassign_onto
 from kafkalab.spec import parse_sweep
-from kafkalab.store import Store
+from kafkalab.results.store import Store
 from tests.conftest import jvms_of
 
 pytestmark = pytest.mark.kafka
@@ -135,7 +135,7 @@ def test_resume_runs_only_what_is_missing(tmp_path, lab_env, kafka_dist):
     env = {**os.environ, **lab_env}
     # Its own process group: killing the group takes the CLI and its temporary Prefect API
     # server, while the JVMs (sessions of their own) are left behind as orphans, as after a crash.
-    first = subprocess.Popen([sys.executable, "-m", "kafkalab.cli", "sweep", str(spec_file)], env=env,
+    first = subprocess.Popen([sys.executable, "-m", "kafkalab", "sweep", str(spec_file)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         sweep_id = _wait_for_ok_runs("it-sweep-resume", at_least=2, timeout_s=300)
@@ -149,7 +149,7 @@ def test_resume_runs_only_what_is_missing(tmp_path, lab_env, kafka_dist):
     (orphaned_dir,) = {Path(r["run_dir"]) for r in rows("SELECT run_dir FROM runs WHERE sweep_id = :id", id=sweep_id)}
     assert 2 <= len(done_before) < 6
 
-    resumed = subprocess.run([sys.executable, "-m", "kafkalab.cli", "sweep", str(spec_file), "--resume", str(sweep_id)],
+    resumed = subprocess.run([sys.executable, "-m", "kafkalab", "sweep", str(spec_file), "--resume", str(sweep_id)],
                              env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     runs = rows("SELECT cell_index, repetition, status, flow_run_id FROM runs WHERE sweep_id = :id", id=sweep_id)

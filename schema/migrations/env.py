@@ -22,13 +22,13 @@ def _run(connection: Connection) -> None:
 
 
 def _url() -> str:
-    from kafkalab.database import resolve_url
+    from kafkalab.results.database import resolve_url
 
     return resolve_url(context.get_x_argument(as_dictionary=True).get("url"))
 
 
 if context.is_offline_mode():
-    from kafkalab.database import sqlalchemy_url
+    from kafkalab.results.database import sqlalchemy_url
 
     context.configure(url=sqlalchemy_url(_url()), target_metadata=Base.metadata, literal_binds=True)
     with context.begin_transaction():
@@ -36,7 +36,7 @@ if context.is_offline_mode():
 elif (given := config.attributes.get("connection")) is not None:
     _run(given)
 else:
-    from kafkalab.database import make_engine
+    from kafkalab.results.database import make_engine
 
     engine = make_engine(_url())
     try:

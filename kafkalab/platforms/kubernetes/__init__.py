@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from kafkalab.broker_config import resolve_broker_settings
-from kafkalab.distribution import KafkaDistribution
+from kafkalab.kafka.broker_config import resolve_broker_settings
+from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.platforms.kubernetes.cluster import BrokerPod, KafkaLevel, KubernetesCluster, api_client
 
 __all__ = ["BrokerPod", "KafkaLevel", "KubernetesCluster", "api_client", "deploy"]

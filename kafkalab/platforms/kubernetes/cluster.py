@@ -22,11 +22,11 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from kafkalab import admin
-from kafkalab.broker_config import BrokerSettings
-from kafkalab.distribution import KafkaDistribution
-from kafkalab.errors import ClusterError
-from kafkalab.loadtest import ConsumerLoad, LineSink, ProducerLoad
+from kafkalab.kafka import admin
+from kafkalab.kafka.broker_config import BrokerSettings
+from kafkalab.kafka.distribution import KafkaDistribution
+from kafkalab.core.errors import ClusterError
+from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
 from kafkalab.platforms.kubernetes import manifests as m
 from kafkalab.platforms.kubernetes.jobs import (
@@ -89,7 +89,7 @@ class KafkaLevel:
         return topics
 
     def reassign(self, cluster: KubernetesCluster, timeout_s: float) -> dict[str, dict[int, list[int]]]:
-        from kafkalab.reassign import reassign_onto
+        from kafkalab.kafka.reassign import reassign_onto
 
         return reassign_onto(cluster.dist, cluster.endpoint, cluster.broker_ids, cluster.run_dir, timeout_s=timeout_s)
 

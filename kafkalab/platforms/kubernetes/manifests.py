@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from kubernetes import client as k8s
 
-from kafkalab import perftools
+from kafkalab.kafka import perftools
 from kafkalab.platforms.local import CONTROLLER_ID_BASE  # controllers 1000.., brokers 0..N-1 on both platforms
-from kafkalab.properties import render_properties
+from kafkalab.kafka.properties import render_properties
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 CLUSTER_LABEL = "kafkalab.io/cluster"

@@ -1,0 +1,1 @@
+"""Load: producer and consumer instances started behind one barrier, their output kept."""

@@ -1,0 +1,127 @@
+"""Runs measured while the results database was down: spooled to disk, loaded exactly once.
+
+`write` puts a RunRecord as JSON into `<run dir>/spool/run-<run_key>.json` (written to a
+temp file, fsynced, renamed: a reader never sees half a file). `Store.load_spooled` stores every
+spooled run it finds under the runs directory and deletes its file. The store inserts runs
+with ON CONFLICT (run_key) DO NOTHING, so a file loaded twice (two commands at once, or a
+crash between the commit and the delete) still makes one row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+from kafkalab.core import paths
+from kafkalab.model import (
+    ConsumerOutcome, ConsumerSummary, FaultEvent, ProducerOutcome, ProducerOutput, ProducerSummary, ProducerWindow, RunRecord,
+    StepTiming,
+)  # fmt: skip
+
+log = logging.getLogger(__name__)
+
+SPOOL_DIR = "spool"
+FORMAT = 1
+
+
+def write(record: RunRecord, run_dir: str | Path | None = None) -> Path:
+    """Spool `record` into its run directory (or `run_dir`); returns the file."""
+    base = Path(run_dir or record.run_dir or paths.runs_dir() / "_spool")
+    directory = base / SPOOL_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"run-{record.run_key}.json"
+    data = json.dumps({"format": FORMAT, "record": _encode(record)}, indent=1)
+    fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def read(path: Path) -> RunRecord:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("format") != FORMAT:
+        raise ValueError(f"{path}: unknown spool format {data.get('format')!r}")
+    return _decode_record(data["record"])
+
+
+def pending(root: Path | None = None) -> list[Path]:
+    """Spool files under the runs directory, oldest first."""
+    root = root or paths.runs_dir()
+    if not root.is_dir():
+        return []
+    found = [p for p in root.glob(f"*/{SPOOL_DIR}/run-*.json") if p.is_file()]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
+
+
+def save_or_spool(record: RunRecord, save: Callable[[RunRecord], int]) -> tuple[int | None, Path | None, Exception | None]:
+    """The one place a measured run is kept: `save` it (e.g. Store.save_run, or a task that
+    retries it), or spool it when that fails. Returns (run id, None, None) when stored and
+    (None, spool file, the error) when spooled."""
+    try:
+        return save(record), None, None
+    except Exception as exc:  # noqa: BLE001 - a measured run must never be lost
+        return None, write(record), exc
+
+
+# -- JSON
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"__datetime__"}:
+            return datetime.fromisoformat(value["__datetime__"])
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _summary(cls: type, data: dict[str, Any] | None) -> Any:
+    return cls(**data) if data is not None else None
+
+
+def _decode_output(data: dict[str, Any]) -> ProducerOutput:
+    return ProducerOutput(
+        windows=[ProducerWindow(**w) for w in data["windows"]],
+        summary=_summary(ProducerSummary, data["summary"]),
+        steady_state=_summary(ProducerSummary, data.get("steady_state")),
+    )
+
+
+def _decode_record(raw: dict[str, Any]) -> RunRecord:
+    data = _plain(raw)
+    producers = [
+        ProducerOutcome(**{**p, "output": _decode_output(p["output"])}) for p in data.pop("producers", [])
+    ]
+    consumer = data.pop("consumer", None)
+    if consumer is not None:
+        consumer = ConsumerOutcome(**{**consumer, "summary": _summary(ConsumerSummary, consumer["summary"])})
+    steps = [StepTiming(**s) for s in data.pop("steps", [])]
+    faults = [FaultEvent(**f) for f in data.pop("fault_events", [])]
+    return RunRecord(**data, producers=producers, consumer=consumer, steps=steps, fault_events=faults)
