@@ -8,8 +8,10 @@ cluster, a fresh topic each), each with broker 1 SIGKILLed 3 s into the producer
 started again 3 s later; 2 throttled producers. Profiles: `durability` (acks all, RF 3,
 min.insync.replicas 2, no unclean election) and `availability` with acks=1 (RF 3,
 min.insync.replicas 1, unclean leader election on). A fault is survived when the run ends ok
-and the broker served again. Results go to a database of their own (bench/_db.py), kept
-for a look with `psql` when --keep is given.
+and the broker served again. "Kill / restart late by" is the worst lateness against the plan
+(from the producers' go): tests/test_faults.py only bounds it loosely, this measures it.
+Results go to a database of their own (bench/_db.py), kept for a look with `psql` when
+--keep is given.
 """
 
 from __future__ import annotations
@@ -78,20 +80,32 @@ def main() -> None:
                 "JOIN producer_results p ON p.run_id = i.run_id JOIN producer_windows w ON w.producer_result_id = p.id "
                 "GROUP BY 1"
             )
+            _, timing = store.query(
+                "SELECT i.experiment, max(f.at_s - f.planned_at_s), "
+                "max(f.restarted_at_s - f.planned_at_s - f.planned_restart_after_s) "
+                "FROM v_integrity i JOIN fault_events f ON f.run_id = i.run_id GROUP BY 1"
+            )
     worst = {name: (lat, rps) for name, lat, rps in windows}
+    late = {name: (kill, restart) for name, kill, restart in timing}
     rate = "unthrottled" if args.rate < 0 else f"at {args.rate}/s each"
     print(f"kill broker 1 of 3 at 3 s, restart after 3 s; 2 producers x {args.records} records {rate}; "
           f"{args.reps} runs per profile")
     print("| profile | acks | min.insync | unclean election | runs ok | faults survived | records acknowledged "
-          "| records lost (total) | worst run | slowest recovery | worst window latency | lowest window rate |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| records lost (total) | worst run | slowest recovery | worst window latency | lowest window rate "
+          "| kill / restart late by |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, runs, ok, injected, survived, acked, lost, max_lost, recovery, acks, isr, unclean in rows:
         label = name.removeprefix("bench-faults-")
         lat, rps = worst.get(name, (None, None))
+        kill_late, restart_late = late.get(name, (None, None))
         print(f"| {label} | {acks} | {isr} | {'on' if unclean else 'off'} | {ok}/{runs} | {survived}/{injected} "
               f"| {acked:,} | {lost} | {max_lost} | {float(recovery):.1f} s | {float(lat) / 1000:.1f} s "
-              f"| {float(rps):.0f} rec/s |")
+              f"| {float(rps):.0f} rec/s | {_seconds(kill_late)} / {_seconds(restart_late)} |")
     print("wall: " + ", ".join(f"{label} {seconds:.0f} s" for label, seconds in walls.items()))
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{float(value):.2f} s"
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ class StepTiming:
 
 @dataclass
 class FaultEvent:
-    """One injected broker fault (kafkalab.faults): what was planned, what happened, when.
+    """One injected broker fault (kafkalab.platforms.faults): what was planned, what happened, when.
 
     Offsets are seconds from the producers' common start ("go"); None when it did not happen.
     outcome: restarted (came back and registered), down (stayed down for the run, as asked),
@@ -156,7 +156,7 @@ class RunRecord:
     flow_run_id: str | None = None
     run_dir: str | None = None
     records_in_topic: int | None = None
-    # Integrity (kafkalab.faults): what the producers report acknowledged against what the
+    # Integrity (kafkalab.results.integrity): what the producers report acknowledged against what the
     # topic holds (end offsets, or records read back when the spec asks `consume`).
     integrity_check: str | None = None  # end_offsets | consume
     records_acknowledged: int | None = None
@@ -180,5 +180,5 @@ class RunRecord:
     consumer: ConsumerOutcome | None = None
     steps: list[StepTiming] = field(default_factory=list)
     # Set when the engine records the run; the store keeps one row per key, so a run
-    # loaded again (from a spool file, kafkalab.spool) is not stored twice.
+    # loaded again (from a spool file, kafkalab.results.spool) is not stored twice.
     run_key: str = field(default_factory=lambda: str(uuid.uuid4()))

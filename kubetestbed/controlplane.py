@@ -35,6 +35,7 @@ from kubernetes.client.rest import ApiException
 from kafkalab.core import processes
 from kafkalab.core.net import free_port
 from kafkalab.core.processes import ManagedProcess
+from kafkalab.core.waiting import wait_until
 from kubetestbed import certs, layout
 from kubetestbed.feeder import OutputFeeder
 
@@ -343,9 +344,10 @@ class ControlPlane:
 
     def _wait(self, component: str, what: str, check: Callable[[], bool]) -> None:
         """Poll `check` until true; fail at once if any process died, or after timeout_s."""
-        deadline = time.monotonic() + self.timeout_s
         last_error = ""
-        while True:
+
+        def ready() -> bool:
+            nonlocal last_error
             for proc in self.processes:
                 code = proc.poll()
                 if code is not None:
@@ -353,18 +355,18 @@ class ControlPlane:
                         f"{proc.name} exited with code {code} while waiting for {component}: {what}; "
                         f"last lines of {proc.log_path}:\n{log_tail(proc.log_path)}")
             try:
-                if check():
-                    if self._started_at:
-                        self.timings[f"{component}: {what}"] = round(time.monotonic() - self._started_at, 2)
-                    return
+                return bool(check())
             except Exception as error:  # noqa: BLE001 - not up yet; the last error is reported on timeout
-                last_error = f" (last error: {type(error).__name__}: {str(error)[:300]})"
-            if time.monotonic() > deadline:
-                log = self.log_path(component)
-                raise ControlPlaneError(
-                    f"{component} not ready after {self.timeout_s:.0f} s waiting for {what}{last_error}; "
-                    f"last lines of {log}:\n{log_tail(log)}")
-            time.sleep(0.2)
+                last_error = f"last error: {type(error).__name__}: {str(error)[:300]}; "
+                return False
+
+        def shown() -> str:
+            log = self.log_path(component)
+            return f"{last_error}last lines of {log}:\n{log_tail(log)}"
+
+        wait_until(ready, self.timeout_s, f"{component} ready ({what})", detail=shown, error=ControlPlaneError)
+        if self._started_at:
+            self.timings[f"{component}: {what}"] = round(time.monotonic() - self._started_at, 2)
 
     @staticmethod
     def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:

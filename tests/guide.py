@@ -1,8 +1,10 @@
-"""The user's guide with real perf-tool output, shared by tests as a fixture text.
+"""The user's guide's real perf-tool output, shared by tests as fixture text.
 
-It lives outside the repository in `shared/seed/*.txt`, beside the clone (../shared) in CI
-and at /work/shared next to /work/main here. We look in `shared/seed` beside the repository
-root and beside each of its parents, so a checkout nested deeper (a worktree) finds it too.
+The guide's fenced blocks of ProducerPerformance / ConsumerPerformance output are copied, one
+file per block, into tests/data/guide/ (its README says where they come from). `BLOCKS` names
+each file with the guide's heading line it follows and which fenced block after that heading
+it is, in the guide's order, so tests (and guide.yaml's `section` / `block`) can still point at
+a block the way a reader of the guide finds it.
 """
 
 from __future__ import annotations
@@ -10,31 +12,48 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-_GUIDE_MARK = "records sent"  # the guide is the seed text holding tool output
+GUIDE_DIR = Path(__file__).resolve().parent / "data" / "guide"
 
-
-def _seed_dirs() -> list[Path]:
-    return [base / "shared" / "seed" for base in REPO_ROOT.parents]
+# file name (without .txt) -> (the guide's heading line before the block, fenced block number after it)
+BLOCKS: dict[str, tuple[str, int]] = {
+    "producer-step6-250b": ("Output of the test should look similar to below:", 1),
+    "consumer-default": ("Example Output (Edited for readability):", 1),
+    "producer-baseline-250b": ("**Record Size: 250 bytes**:", 1),
+    "producer-baseline-500b": ("**Record Size: 500 bytes**:", 1),
+    "producer-baseline-1kb": ("**Record Size: 1 kB**", 1),
+    "producer-tuning-lower": ("#### Lets try the lower end range parameters of the recommendations above:", 2),
+    "producer-tuning-upper": ("#### Lets try the upper end range parameters of the recommendations above:", 2),
+    "consumer-fetch-min-bytes": ("### Consumer Test", 2),
+    "producer-6-brokers": ("### Run the Kafka Performance Test", 2),
+    "producer-service-log": (
+        "Navigate to the UI --> Services --> confluent-producer --> logs --> Output (stdout) "
+        "to view performance test results:", 1,
+    ),
+    "producers-3-parallel": ("### Example output from 3 Producers", 1),
+    "producers-10-parallel": ("### Example output from 10 Producers", 2),
+    "producers-15-parallel": ("### Example output from 15 Producers", 2),
+    "producers-25-parallel": ("25 Producers Output:", 1),
+}
 
 
 @cache
-def guide_path() -> Path:
-    searched = _seed_dirs()
-    for seed in searched:
-        for path in sorted(seed.glob("*.txt")):
-            if _GUIDE_MARK in path.read_text(encoding="utf-8", errors="replace"):
-                return path
-    raise FileNotFoundError(
-        "user's guide not found: expected a shared/seed/*.txt with perf-tool output beside "
-        f"the repository (looked in {', '.join(str(s) for s in searched)}). "
-        "Clone or copy the shared/ directory next to the repository."
-    )
+def block(name: str) -> str:
+    """The text of one fixture block, as in the guide (no trailing newline)."""
+    return (GUIDE_DIR / f"{name}.txt").read_text(encoding="utf-8").removesuffix("\n")
+
+
+def block_after(heading: str, *, count: int = 1) -> str:
+    """The `count`-th fenced block after the first heading line of the guide containing `heading`."""
+    for name, (line, number) in BLOCKS.items():
+        if heading in line and number == count:
+            return block(name)
+    raise KeyError(f"no fixture for block {count} after {heading!r}: see BLOCKS in tests/guide.py")
 
 
 @cache
 def guide_text() -> str:
-    return guide_path().read_text(encoding="utf-8")
+    """All of the guide's tool output, block after block in the guide's order."""
+    return "\n".join(block(name) for name in BLOCKS)
 
 
 def guide_lines() -> list[str]:
@@ -44,13 +63,3 @@ def guide_lines() -> list[str]:
 def records_sent_lines() -> list[str]:
     """Every line of real ProducerPerformance output in the guide."""
     return [line for line in guide_lines() if "records sent" in line]
-
-
-def block_after(heading: str, *, count: int = 1) -> str:
-    """The text of the `count`-th fenced block (```) after the first line containing `heading`."""
-    lines = guide_lines()
-    start = next(i for i, line in enumerate(lines) if heading in line)
-    fences = [i for i in range(start, len(lines)) if lines[i].startswith("```")]
-    opening = fences[2 * (count - 1)]
-    closing = fences[2 * (count - 1) + 1]
-    return "\n".join(lines[opening + 1 : closing])

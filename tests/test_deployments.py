@@ -213,23 +213,56 @@ def _record(run_dir: str, line: str, status: str = "ok") -> RunRecord:
     return record
 
 
-def test_markdown_summary_has_cells_totals_and_links():
-    line = ("1000 records sent, 5000.0 records/sec (1.19 MB/sec), 10.50 ms avg latency, 40.00 ms max latency, "
-            "9 ms 50th, 20 ms 95th, 30 ms 99th, 39 ms 99.9th.")
-    records = [_record("/runs/a", line), _record("/runs/a", line.replace("5000.0", "7000.0"))]
+LINE = ("1000 records sent, 5000.0 records/sec (1.19 MB/sec), 10.50 ms avg latency, 40.00 ms max latency, "
+        "9 ms 50th, 20 ms 95th, 30 ms 99th, 39 ms 99.9th.")
+
+
+@pytest.fixture
+def store(fresh_db_url):
+    from kafkalab.results.store import Store
+
+    with Store(fresh_db_url) as store:
+        yield store
+
+
+def test_markdown_summary_has_cells_totals_and_links(store):
+    records = [_record("/runs/a", LINE), _record("/runs/a", LINE.replace("5000.0", "7000.0"))]
     records[1].repetition = 2
-    text = summary.experiment_markdown("md", records, [11, 12], flow_run_url="http://127.0.0.1:1/runs/flow-run/x")
-    assert "| 11 | 1 | ok |" in text and "| 12 | 2 | ok |" in text
-    assert "mean **6,000.00** records/s over 2 runs" in text
+    ids = [store.save_run(r) for r in records]
+    text = summary.experiment_markdown("md", records, ids, flow_run_url="http://127.0.0.1:1/runs/flow-run/x",
+                                       store=store)  # fmt: skip
+    assert f"| {ids[0]} | 1 | ok |" in text and f"| {ids[1]} | 2 | ok |" in text
+    assert "| 5,000.00 | 1.19 | 10.50 | 30.00 |" in text  # records/s, MB/s, avg latency, worst p99
+    assert "mean **6,000.00** records/s over 2 runs" in text and "records sent: **2,000**" in text
     assert "[http://127.0.0.1:1/runs/flow-run/x](http://127.0.0.1:1/runs/flow-run/x)" in text
-    assert "WHERE run_id IN (11, 12)" in text and "`/runs/a`" in text
+    assert f"WHERE run_id IN ({ids[0]}, {ids[1]})" in text and "`/runs/a`" in text
 
 
-def test_markdown_summary_of_failed_runs_has_no_zero_totals():
+def test_markdown_summary_of_failed_runs_has_no_zero_totals(store):
     record = _record("/runs/b", "nothing parsed", status="failed")
     record.error = "1 of 1 producer instances failed"
-    text = summary.experiment_markdown("md", [record], [3])
+    text = summary.experiment_markdown("md", [record], [store.save_run(record)], store=store)
     assert "no run finished ok" in text and "failed: 1 of 1 producer" in text
+
+
+def test_a_spooled_run_shows_that_its_totals_come_when_stored(store):
+    stored, spooled = _record("/runs/c", LINE), _record("/runs/c", LINE.replace("5000.0", "7000.0"))
+    spooled.repetition = 2
+    ids = [store.save_run(stored), None]  # the database was down when the second run ended
+    text = summary.experiment_markdown("md", [stored, spooled], ids, store=store)
+    assert f"| {ids[0]} | 1 | ok |" in text and "| 5,000.00 |" in text
+    assert "|  | 2 | ok | 1 | 2 | 250 | 1/1 | spooled: totals when stored |  |  |  |" in text
+    assert "1 of 2 runs spooled: totals when stored" in text and "**5,000.00** records/s" in text
+    rows = summary.run_summary_rows([stored, spooled], ids, store=store)
+    assert [(r["run_id"], r["total_records_per_sec"], r["total_mb_per_sec"], r["p99_ms"]) for r in rows] == [
+        (ids[0], 5000.0, 1.19, 30.0), (None, "spooled: totals when stored", None, None)]
+    # The database down after the run was stored: the artifact says so, the flow goes on.
+    from kafkalab.core.net import free_port
+    from kafkalab.results.store import Store
+
+    with Store(f"postgresql://postgres@127.0.0.1:{free_port()}/kafkalab") as down:
+        (row,) = summary.run_summary_rows([stored], ids[:1], store=down)
+    assert row["total_records_per_sec"] == summary.UNREAD and row["avg_latency_ms"] is None
 
 
 def test_flow_run_url_from_the_environment():

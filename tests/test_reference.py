@@ -1,5 +1,6 @@
-"""The guide's published results as reference runs: the shipped data file against the guide,
-the runs in the tables and views, and which printed totals and averages agree with their lines."""
+"""The guide's published results as reference runs: the shipped data file against the guide's
+output blocks (tests/data/guide/), the runs in the tables and views, and which printed totals
+and averages agree with their lines."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from kafkalab.reports import reference
 from kafkalab.model import ProducerSummary
 from kafkalab.kafka.perftools import parse_producer_line
 from kafkalab.results.store import Store
-from tests.guide import block_after, guide_lines
+from tests.guide import BLOCKS, GUIDE_DIR, block_after, guide_lines
 from tests.test_store import make_record
 
 REF = reference.reference_runs()
@@ -26,6 +27,10 @@ def _result_lines(text: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- the data file against the guide
+
+
+def test_the_guide_fixtures_are_the_listed_blocks() -> None:
+    assert sorted(path.stem for path in GUIDE_DIR.glob("*.txt")) == sorted(BLOCKS)
 
 
 def test_every_line_of_the_data_file_is_in_the_guide_verbatim() -> None:

@@ -219,15 +219,48 @@ def test_an_unresolvable_secret_fails_before_any_jvm_starts(prefect_api, lab_env
     spec_file.write_text(yaml.safe_dump(_spec("it-sasl-unset", {"protocol": "SASL_SSL", "password": "env:KAFKALAB_NOT_SET"})))
     env = {k: v for k, v in {**os.environ, **lab_env}.items() if k != "KAFKALAB_NOT_SET"}
     env["PREFECT_API_URL"] = PREFECT_API_URL.value()
-    before = {p.pid for p in psutil.process_iter() if "java" in p.name()}
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "kafkalab", "run", str(spec_file)], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=240)
+    stderr_file = tmp_path / "stderr.txt"
+    with stderr_file.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "kafkalab", "run", str(spec_file)], env=env, cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+        jvms = _java_in_process_tree_until_exit(proc, timeout_s=240)
+    output = stderr_file.read_text()
     assert proc.returncode != 0
     assert ("cluster.security.password: env:KAFKALAB_NOT_SET does not resolve: "
-            "environment variable KAFKALAB_NOT_SET is not set") in proc.stderr
-    assert "Traceback" not in proc.stderr
+            "environment variable KAFKALAB_NOT_SET is not set") in output
+    assert "Traceback" not in output
     runs = Path(lab_env["KAFKALAB_DATA_DIR"], "runs")
     assert not [d for d in runs.glob("*-it-sasl-unset-*") if any(d.glob("broker-*"))]
-    assert {p.pid for p in psutil.process_iter() if "java" in p.name()} <= before
-    assert time.monotonic() - started < 200
+    assert jvms == set()  # watched in this run's own process tree: other suites' JVMs do not count
+
+
+def _java_in_process_tree_until_exit(proc: subprocess.Popen, *, timeout_s: float) -> set[int]:
+    """Pids of every java process seen among `proc`'s descendants, polled until it exits.
+    A JVM lives far longer than the poll interval, so none starts unseen. Stops `proc` on timeout."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    try:
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(proc.args, timeout_s)
+            try:
+                children = root.children(recursive=True)
+            except psutil.NoSuchProcess:
+                children = []  # exiting
+            for child in children:
+                try:
+                    if "java" in child.name():
+                        seen.add(child.pid)
+                except psutil.Error:
+                    pass  # gone between listing and looking
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return seen

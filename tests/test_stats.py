@@ -2,26 +2,36 @@
 
 Values are compared at the precision the guide printed them, formatted the way the guide
 shows them. Where the guide disagrees with its lines, the test states what does hold.
+A run's totals are v_run_totals' (their one definition): the guide's blocks are stored as
+runs on a real PostgreSQL and read back through the view.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import uuid
+from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from psycopg import sql
 
-from kafkalab.model import ProducerSummary
 from kafkalab.kafka.perftools import parse_producer_line
-from kafkalab.results.stats import RunTotals, run_totals, spread
+from kafkalab.model import ProducerOutcome, ProducerOutput, ProducerSummary
+from kafkalab.results import database
+from kafkalab.results.stats import spread
+from kafkalab.results.store import Store
 from tests.guide import block_after
+from tests.test_store import make_record
 
 _PRINTED = re.compile(
     r"(?:Total Throughput|Average): ([\d.]+) records/sec, ([\d.]+)\s+MB/sec, ([\d.]+) ms avg latency, "
     r"([\d.]+) ms (?:avg |av )?max latency"
 )
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def _block(heading: str, count: int = 1) -> tuple[list[ProducerSummary], tuple[str, ...]]:
@@ -42,6 +52,29 @@ def _reproduced(values: tuple[float, ...], printed: tuple[str, ...]) -> list[boo
     return [_as_printed(v, p) == p for v, p in zip(values, printed)]
 
 
+@pytest.fixture(scope="module")
+def store(results_db_url: str):
+    """One database for the module's runs (module-scoped: migrated once)."""
+    name = f"test_stats_{uuid.uuid4().hex[:8]}"
+    url = database.ensure_database(name, server_url=results_db_url)
+    with Store(url) as store:
+        yield store
+    with psycopg.connect(results_db_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def stored_totals(store: Store, summaries: list[ProducerSummary], statuses: list[str] | None = None) -> dict:
+    """The v_run_totals row of a run whose producer instances printed `summaries`."""
+    statuses = statuses or ["ok"] * len(summaries)
+    record = make_record(f"stats-{uuid.uuid4().hex[:8]}", producer_instances=len(summaries), producers=[
+        ProducerOutcome(i, f"perf-producer-{i}", status, s.records, 0 if status == "ok" else 1,  # type: ignore[arg-type]
+                        ProducerOutput(windows=[], summary=s), "", T0, T0)
+        for i, (s, status) in enumerate(zip(summaries, statuses, strict=True))
+    ])  # fmt: skip
+    run_id = store.save_run(record)
+    return store.run_totals([run_id])[run_id]
+
+
 MULTI_PRODUCER = {
     "### Example output from 3 Producers": (3, 1),
     "### Example output from 10 Producers": (10, 2),
@@ -49,47 +82,48 @@ MULTI_PRODUCER = {
 }
 
 
-def test_three_producers_total():
+def test_three_producers_total(store):
     summaries, printed = _block("### Example output from 3 Producers")
     assert printed == ("2307817.23", "550.23", "9.29", "229.3")
-    t = run_totals(summaries)
-    assert t.instances == 3 and t.records == 30_000_000
-    assert f"{t.records_per_sec:.2f}" == "2307817.23"
-    assert f"{t.mb_per_sec:.2f}" == "550.23"
-    assert f"{t.avg_latency_ms:.2f}" == "9.29"
-    assert f"{t.avg_max_latency_ms:.1f}" == "229.3"
+    t = stored_totals(store, summaries)
+    assert t["instances_ok"] == 3 and t["total_records"] == 30_000_000
+    assert f"{t['total_records_per_sec']:.2f}" == "2307817.23"
+    assert f"{t['total_mb_per_sec']:.2f}" == "550.23"
+    assert f"{t['avg_latency_ms']:.2f}" == "9.29"
+    assert f"{t['avg_max_latency_ms']:.1f}" == "229.3"
     # What the guide does not print: the worst instance and the record-weighted latency.
-    assert t.max_latency_ms == 241.0
-    assert (t.p50_ms, t.p95_ms, t.p99_ms, t.p999_ms) == (9, 16, 62, 118)
-    assert t.weighted_avg_latency_ms == pytest.approx(t.avg_latency_ms)  # equal record counts
+    assert t["max_latency_ms"] == 241.0
+    assert (t["worst_p50_ms"], t["worst_p95_ms"], t["worst_p99_ms"], t["worst_p999_ms"]) == (9, 16, 62, 118)
+    assert t["weighted_avg_latency_ms"] == pytest.approx(t["avg_latency_ms"])  # equal record counts
 
 
 @pytest.mark.parametrize("heading", list(MULTI_PRODUCER))
-def test_multi_producer_totals_agree_with_their_lines(heading):
+def test_multi_producer_totals_agree_with_their_lines(store, heading):
     instances, count = MULTI_PRODUCER[heading]
     summaries, printed = _block(heading, count)
     assert len(summaries) == instances
-    t = run_totals(summaries)
-    values = (t.records_per_sec, t.mb_per_sec, t.avg_latency_ms, t.avg_max_latency_ms)
+    t = stored_totals(store, summaries)
+    values = (t["total_records_per_sec"], t["total_mb_per_sec"], t["avg_latency_ms"], t["avg_max_latency_ms"])
     assert _reproduced(values, printed) == [True] * 4, (values, printed)
 
 
-def test_25_producer_total_disagrees_with_its_lines():
+def test_25_producer_total_disagrees_with_its_lines(store):
     summaries, printed = _block("25 Producers Output:")
     assert printed == ("15193931.94", "3983.42", "11.13", "290.2")
     assert len(summaries) == 25
-    t = run_totals(summaries)
+    t = stored_totals(store, summaries)
+    first_23 = stored_totals(store, summaries[:23])
     # The latencies are the mean over all 25 lines, as printed ...
-    assert f"{t.avg_latency_ms:.2f}" == "11.13"
-    assert f"{t.avg_max_latency_ms:.1f}" == "290.2"
+    assert f"{t['avg_latency_ms']:.2f}" == "11.13"
+    assert f"{t['avg_max_latency_ms']:.1f}" == "290.2"
     # ... but the printed records/sec is the sum of the first 23 lines only (the last two,
     # 636051.39 and 499300.98 records/sec, are left out) ...
-    assert f"{t.records_per_sec:.2f}" == "16329284.31"
-    assert f"{run_totals(summaries[:23]).records_per_sec:.2f}" == "15193931.94"
+    assert f"{t['total_records_per_sec']:.2f}" == "16329284.31"
+    assert f"{first_23['total_records_per_sec']:.2f}" == "15193931.94"
     # ... and the printed MB/sec matches neither: all 25 sum to 3893.42 (the printed 3983.42
     # has two digits swapped), the first 23 to 3622.73.
-    assert f"{t.mb_per_sec:.2f}" == "3893.42"
-    assert f"{run_totals(summaries[:23]).mb_per_sec:.2f}" == "3622.73"
+    assert f"{t['total_mb_per_sec']:.2f}" == "3893.42"
+    assert f"{first_23['total_mb_per_sec']:.2f}" == "3622.73"
 
 
 def test_25_producer_block_holds_copied_and_edited_lines():
@@ -137,35 +171,32 @@ def test_other_baseline_averages_agree_with_their_lines(heading, record_size):
         assert f"{s.records_per_sec * record_size / 2**20:.2f}" == f"{s.mb_per_sec:.2f}"
 
 
-def test_run_totals_weighs_latency_by_records():
-    def summary(records: int, avg: float, mx: float, p99: float) -> ProducerSummary:
-        return ProducerSummary(records, 1000.0, 1.0, avg, mx, 1, 2, p99, p99 + 1)
-
-    t = run_totals([summary(3000, 2.0, 10, 5), summary(1000, 10.0, 50, 40)])
-    assert t == RunTotals(
-        instances=2,
-        records=4000,
-        records_per_sec=2000.0,
-        mb_per_sec=2.0,
-        avg_latency_ms=6.0,
-        weighted_avg_latency_ms=4.0,
-        avg_max_latency_ms=30.0,
-        max_latency_ms=50,
-        p50_ms=1,
-        p95_ms=2,
-        p99_ms=40,
-        p999_ms=41,
-    )
+def _summary(records: int, avg: float, mx: float, p99: float) -> ProducerSummary:
+    return ProducerSummary(records, 1000.0, 1.0, avg, mx, 1, 2, p99, p99 + 1)
 
 
-def test_run_totals_of_zero_records_falls_back_to_the_plain_mean():
+def test_run_totals_weigh_latency_by_records_and_count_ok_instances_only(store):
+    failed = ProducerSummary(10, 9999.0, 99.0, 999.0, 9999.0, 999, 999, 999, 999)
+    t = stored_totals(store, [_summary(3000, 2.0, 10, 5), _summary(1000, 10.0, 50, 40), failed], ["ok", "ok", "failed"])
+    assert {k: t[k] for k in (
+        "instances_ok", "total_records", "total_records_per_sec", "total_mb_per_sec", "avg_latency_ms",
+        "weighted_avg_latency_ms", "avg_max_latency_ms", "max_latency_ms", "worst_p50_ms", "worst_p95_ms",
+        "worst_p99_ms", "worst_p999_ms",
+    )} == {
+        "instances_ok": 2, "total_records": 4000, "total_records_per_sec": 2000.0, "total_mb_per_sec": 2.0,
+        "avg_latency_ms": 6.0, "weighted_avg_latency_ms": 4.0, "avg_max_latency_ms": 30.0, "max_latency_ms": 50,
+        "worst_p50_ms": 1, "worst_p95_ms": 2, "worst_p99_ms": 40, "worst_p999_ms": 41,
+    }  # fmt: skip
+
+
+def test_run_totals_of_zero_records_have_no_weighted_latency(store):
+    # No record to weigh by: NULL, never a made-up number (the plain mean is avg_latency_ms).
     zero = ProducerSummary(0, 0.0, 0.0, 3.0, 0.0, 0, 0, 0, 0)
-    assert run_totals([zero, zero]).weighted_avg_latency_ms == 3.0
+    t = stored_totals(store, [zero, zero])
+    assert t["weighted_avg_latency_ms"] is None and t["avg_latency_ms"] == 3.0
 
 
 def test_empty_inputs_are_rejected():
-    with pytest.raises(ValueError):
-        run_totals([])
     with pytest.raises(ValueError):
         spread([])
 

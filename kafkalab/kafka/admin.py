@@ -7,7 +7,6 @@ Kubernetes platform share it.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafkalab.core.errors import ClusterError
+from kafkalab.core.waiting import wait_until
 from kafkalab.kafka.security import Endpoint, endpoint_of
 
 Target = str | Endpoint
@@ -83,27 +83,33 @@ def wait_until_registered(
     timeout). `is_alive` returns a reason when a process of the cluster died, so a broker
     that can never come up fails fast instead of after the whole timeout.
     """
-    deadline = time.monotonic() + timeout_s
     seen: set[int] = set()
-    last_error = "no answer yet"
-    while True:
+    registered: list[BrokerInfo] = []
+    last_seen = "no answer yet"
+
+    def all_registered() -> bool:
+        nonlocal last_seen
         if is_alive and (reason := is_alive()):
             raise ClusterError(reason)
         try:
             brokers = list_brokers()
-            for broker in brokers:
-                if broker.node_id in expected and broker.node_id not in seen:
-                    seen.add(broker.node_id)
-                    if on_ready:
-                        on_ready(broker)
-            if expected <= seen:
-                return sorted((b for b in brokers if b.node_id in expected), key=lambda b: b.node_id)
-            last_error = f"registered: {sorted(seen)}, waiting for {sorted(expected - seen)}"
         except ClusterError as exc:
-            last_error = str(exc)
-        if time.monotonic() > deadline:
-            raise ClusterError(f"brokers not ready after {timeout_s:.0f}s ({last_error})")
-        time.sleep(poll_s)
+            last_seen = str(exc)
+            return False
+        for broker in brokers:
+            if broker.node_id in expected and broker.node_id not in seen:
+                seen.add(broker.node_id)
+                if on_ready:
+                    on_ready(broker)
+        if expected <= seen:
+            registered[:] = sorted((b for b in brokers if b.node_id in expected), key=lambda b: b.node_id)
+            return True
+        last_seen = f"registered: {sorted(seen)}, waiting for {sorted(expected - seen)}"
+        return False
+
+    wait_until(all_registered, timeout_s, "brokers registered", interval=poll_s, detail=lambda: last_seen,
+               error=ClusterError)
+    return registered
 
 
 def create_topic(
@@ -137,16 +143,17 @@ def create_topic(
 
 def wait_for_leaders(bootstrap: Target, topic: str, partitions: int, *, timeout_s: float) -> None:
     client = admin_client(bootstrap)
-    deadline = time.monotonic() + timeout_s
-    while True:
+    led = 0
+
+    def every_partition_led() -> bool:
+        nonlocal led
         meta = client.list_topics(topic=topic, timeout=5).topics.get(topic)
-        if meta is not None and meta.error is None:
-            led = [p for p in meta.partitions.values() if p.leader >= 0]
-            if len(led) == partitions:
-                return
-        if time.monotonic() > deadline:
-            raise ClusterError(f"topic {topic}: not every partition has a leader after {timeout_s:.0f}s")
-        time.sleep(0.2)
+        ok = meta is not None and meta.error is None
+        led = sum(1 for p in meta.partitions.values() if p.leader >= 0) if ok else 0
+        return led == partitions
+
+    wait_until(every_partition_led, timeout_s, f"topic {topic}: a leader for every partition",
+               detail=lambda: f"{led} of {partitions} partitions have one", error=ClusterError)
 
 
 def topic_assignment(bootstrap: Target, topic: str) -> dict[int, list[int]]:
@@ -178,18 +185,17 @@ def smoke_test(bootstrap: Target, *, replication_factor: int, timeout_s: float =
         **client_config(bootstrap), "group.id": f"kafkalab-smoke-{uuid.uuid4()}",
         "auto.offset.reset": "earliest", "enable.auto.commit": False,
     })
+    def read_back() -> bool:
+        msg = consumer.poll(0.5)  # waits for a message: no pause needed between polls
+        return msg is not None and not msg.error() and msg.value() == message.encode()
+
     try:
         consumer.assign([TopicPartition(SMOKE_TOPIC, 0, 0)])
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            if msg.value() == message.encode():
-                return message
+        wait_until(read_back, timeout_s, f"smoke test: the message produced to {SMOKE_TOPIC} read back", interval=0,
+                   error=ClusterError)
     finally:
         consumer.close()
-    raise ClusterError(f"smoke test: the message produced to {SMOKE_TOPIC} was not read back within {timeout_s:.0f}s")
+    return message
 
 
 def records_in_topic(bootstrap: Target, topic: str, timeout_s: float = 30) -> int:

@@ -100,7 +100,7 @@ class KafkaDistribution:
         """The command line for one JVM: heap, GC settings as Kafka's own scripts use, log4j2.
 
         `class_archive` ("broker" or "tools") starts the JVM from that class-data archive
-        when one was made (see kafkalab/class_archives.py): less class loading at start-up.
+        when one was made (see kafkalab/platforms/local/class_archives.py): less class loading at start-up.
         """
         gc = ["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35"]
         archive = self.class_archive(class_archive) if class_archive else None

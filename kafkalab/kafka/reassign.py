@@ -17,6 +17,7 @@ from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.core.errors import ClusterError
 from kafkalab.kafka.perftools import first_error_line
 from kafkalab.core.processes import ManagedProcess
+from kafkalab.core.waiting import wait_until
 from kafkalab.kafka.properties import write_properties
 from kafkalab.kafka.security import endpoint_of
 
@@ -61,15 +62,14 @@ def reassign_onto(
 
 def _wait_until_moved(bootstrap: admin.Target, targets: dict[str, dict[int, list[int]]], timeout_s: float) -> None:
     """Done when the metadata lists exactly the target replicas (while moving it lists both sets)."""
-    deadline = time.monotonic() + timeout_s
     pending = dict(targets)
-    while pending:
+
+    def all_moved() -> bool:
         for topic in list(pending):
             current = admin.topic_assignment(bootstrap, topic)
             if all(sorted(current.get(p, [])) == sorted(r) for p, r in pending[topic].items()):
                 del pending[topic]
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise ClusterError(f"partition reassignment not complete after {timeout_s:.0f}s: {sorted(pending)}")
-        time.sleep(0.5)
+        return not pending
+
+    wait_until(all_moved, timeout_s, "partition reassignment complete", interval=0.5,
+               detail=lambda: f"still moving: {sorted(pending)}", error=ClusterError)

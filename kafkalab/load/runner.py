@@ -9,6 +9,7 @@ its output kept: never a silent zero.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from kafkalab.kafka import perftools
 from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.model import ConsumerOutcome, ConsumerSummary, ProducerOutcome, ProducerOutput
 from kafkalab.core.processes import ManagedProcess
+from kafkalab.core.waiting import WaitTimeout, wait_until
 from kafkalab.kafka.properties import write_properties
 from kafkalab.kafka.security import Endpoint, endpoint_of
 
@@ -108,7 +110,7 @@ def run_producers(
             started.append((i, client_id, proc))
         deadline = time.monotonic() + load.timeout_s
         if barrier is not None:
-            _release(started, ready, deadline=min(deadline, time.monotonic() + BARRIER_TIMEOUT_S))
+            _release(started, ready, timeout_s=min(load.timeout_s, BARRIER_TIMEOUT_S))
         started_at = _now()
         if on_go is not None:
             on_go()
@@ -134,12 +136,14 @@ def _barrier_sink(source: str, ready: threading.Event, on_line: LineSink | None)
     return sink
 
 
-def _release(started: list[tuple[int, str, ManagedProcess]], ready: list[threading.Event], *, deadline: float) -> None:
+def _release(started: list[tuple[int, str, ManagedProcess]], ready: list[threading.Event], *, timeout_s: float) -> None:
     """Wait until every instance is at the barrier (or has died), then let all go at once."""
-    for (_, _, proc), event in zip(started, ready):
-        while not event.wait(0.2):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                break  # it died or hangs: its outcome will say so; the others still run
+
+    def all_at_barrier() -> bool:
+        return all(event.is_set() or proc.poll() is not None for (_, _, proc), event in zip(started, ready))
+
+    with contextlib.suppress(WaitTimeout):  # one hangs: its outcome will say so; the others still run
+        wait_until(all_at_barrier, timeout_s, "every producer instance at the start barrier", interval=0.05)
     for _, _, proc in started:
         proc.send("go")
 

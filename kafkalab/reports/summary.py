@@ -1,12 +1,26 @@
 """What a person reads after a run: the markdown summary artifact, with a link to its flow
-run in the Prefect UI (kafkalab.app.links finds which runs a server knows)."""
+run in the Prefect UI (kafkalab.app.links finds which runs a server knows).
+
+A run's totals are read from v_run_totals (their one definition), so the artifacts are
+built after the runs are stored. A run spooled while the database was down (run id None)
+has no totals yet: it says so instead of showing numbers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from kafkalab.core.errors import KafkalabError
 from kafkalab.model import RunRecord
-from kafkalab.results.stats import run_totals, spread
+from kafkalab.results.stats import spread
+from kafkalab.results.store import Store
+
+log = logging.getLogger(__name__)
+
+SPOOLED = "spooled: totals when stored"
+UNREAD = "not read (database unreachable): see v_run_totals"
 
 
 def flow_run_url(flow_run_id: str | None, base: str | None) -> str | None:
@@ -16,8 +30,39 @@ def flow_run_url(flow_run_id: str | None, base: str | None) -> str | None:
     return f"{base.rstrip('/')}/runs/flow-run/{flow_run_id}"
 
 
+def stored_totals(run_ids: Sequence[int | None], store: Store | None = None) -> dict[int, dict[str, Any]]:
+    """The v_run_totals rows of the stored runs among `run_ids`, by run id.
+
+    `store` None: the default database, where the runs were stored. No database is reached
+    when every run was spooled. An artifact is not worth failing a flow over: when the
+    database cannot be read, the rows are left out and the runs say UNREAD.
+    """
+    ids = [run_id for run_id in run_ids if run_id is not None]
+    if not ids:
+        return {}
+    try:
+        if store is not None:
+            return store.run_totals(ids)
+        with Store() as own:
+            return own.run_totals(ids)
+    except KafkalabError as exc:
+        log.warning("run totals not read for the summary: %s", exc)
+        return {}
+
+
+def _missing(run_id: int | None, totals: Mapping[int, Mapping[str, Any]]) -> str | None:
+    """Why a run has no totals row: SPOOLED, UNREAD, or None when it has one."""
+    if run_id is None:
+        return SPOOLED
+    return None if run_id in totals else UNREAD
+
+
 def _num(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def _spread_line(label: str, values: list[float], unit: str) -> str:
@@ -34,8 +79,14 @@ def experiment_markdown(
     run_ids: Sequence[int | None],
     *,
     flow_run_url: str | None = None,
+    store: Store | None = None,
 ) -> str:
-    """The experiment flow's final artifact: one row per run (the cells of the case), totals, links."""
+    """The experiment flow's final artifact: one row per run (the cells of the case), totals, links.
+
+    `run_ids` are the stored ids of `records` (None: spooled); totals come from `store`'s
+    v_run_totals (None: the default database).
+    """
+    totals_by_run = stored_totals(run_ids, store)
     first = records[0] if records else None
     lines = [f"# kafkalab experiment `{experiment}`", ""]
     if first is not None:
@@ -52,32 +103,36 @@ def experiment_markdown(
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     ok_totals = []
     for record, run_id in zip(records, run_ids):
-        ok = [p.output.summary for p in record.producers if p.status == "ok" and p.output.summary]
-        totals = run_totals(ok) if ok else None
-        if totals is not None and record.status == "ok":
+        ok = [p for p in record.producers if p.status == "ok" and p.output.summary]
+        missing = _missing(run_id, totals_by_run)
+        totals: Mapping[str, Any] = totals_by_run.get(run_id, {}) if run_id is not None else {}
+        if totals.get("status") == "ok" and totals.get("total_records_per_sec") is not None:
             ok_totals.append(totals)
         consumer = record.consumer.summary if record.consumer else None
         status = record.status if not record.error else f"{record.status}: {record.error}"
         cells = [
             str(run_id or ""), str(record.repetition), status.replace("|", "/").replace("\n", " "), str(record.brokers),
             str(record.partitions), str(record.record_size), f"{len(ok)}/{record.producer_instances}",
-            _num(totals.records_per_sec if totals else None), _num(totals.mb_per_sec if totals else None),
-            _num(totals.avg_latency_ms if totals else None), _num(totals.p99_ms if totals else None),
+            missing or _num(totals["total_records_per_sec"]), _num(totals.get("total_mb_per_sec")),
+            _num(totals.get("avg_latency_ms")), _num(totals.get("worst_p99_ms")),
             "" if record.records_in_topic is None else f"{record.records_in_topic:,}",
             _num(consumer.mb_per_sec if consumer else None),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"## Totals ({len(ok_totals)} of {len(records)} runs ok; sums across producer instances)", ""]
+    spooled = sum(1 for run_id in run_ids if run_id is None)
     if ok_totals:
         lines += [
-            _spread_line("total throughput", [t.records_per_sec for t in ok_totals], "records/s"),
-            _spread_line("total throughput", [t.mb_per_sec for t in ok_totals], "MB/s"),
-            _spread_line("avg latency", [t.avg_latency_ms for t in ok_totals], "ms"),
-            f"- worst p99 of any instance: **{max(t.p99_ms for t in ok_totals):,.2f}** ms",
-            f"- records sent: **{sum(t.records for t in ok_totals):,}**",
+            _spread_line("total throughput", [t["total_records_per_sec"] for t in ok_totals], "records/s"),
+            _spread_line("total throughput", [t["total_mb_per_sec"] for t in ok_totals], "MB/s"),
+            _spread_line("avg latency", [t["avg_latency_ms"] for t in ok_totals], "ms"),
+            f"- worst p99 of any instance: **{max(t['worst_p99_ms'] for t in ok_totals):,.2f}** ms",
+            f"- records sent: **{sum(t['total_records'] for t in ok_totals):,}**",
         ]
-    else:
+    elif not spooled:
         lines.append("- no run finished ok: no totals (a failed run never counts as zero)")
+    if spooled:
+        lines.append(f"- {spooled} of {len(records)} runs {SPOOLED} (the next command that reaches the database)")
     ids = ", ".join(str(i) for i in run_ids if i is not None)
     lines += ["", "## Links", ""]
     if flow_run_url:
@@ -91,12 +146,17 @@ def experiment_markdown(
     return "\n".join(line for line in lines if line is not None).rstrip() + "\n"
 
 
-def run_summary_rows(records: list[RunRecord], run_ids: list[int | None]) -> list[dict[str, object]]:
-    """One row per run: totals across the run's producer instances, as the guide adds them."""
+def run_summary_rows(
+    records: list[RunRecord], run_ids: list[int | None], *, store: Store | None = None
+) -> list[dict[str, object]]:
+    """One row per run: totals across the run's producer instances (v_run_totals of `store`,
+    None: the default database), as the guide adds them."""
+    totals_by_run = stored_totals(run_ids, store)
     rows = []
     for record, run_id in zip(records, run_ids):
-        ok = [p.output.summary for p in record.producers if p.status == "ok" and p.output.summary]
-        totals = run_totals(ok) if ok else None
+        ok = [p for p in record.producers if p.status == "ok" and p.output.summary]
+        missing = _missing(run_id, totals_by_run)
+        totals: Mapping[str, Any] = totals_by_run.get(run_id, {}) if run_id is not None else {}
         consumer = record.consumer.summary if record.consumer else None
         rows.append({
             "run_id": run_id,
@@ -104,10 +164,10 @@ def run_summary_rows(records: list[RunRecord], run_ids: list[int | None]) -> lis
             "status": record.status,
             "brokers": record.brokers,
             "producers": f"{len(ok)}/{record.producer_instances}",
-            "total_records_per_sec": round(totals.records_per_sec, 2) if totals else None,
-            "total_mb_per_sec": round(totals.mb_per_sec, 2) if totals else None,
-            "avg_latency_ms": round(totals.avg_latency_ms, 2) if totals else None,
-            "p99_ms": totals.p99_ms if totals else None,
+            "total_records_per_sec": missing or _rounded(totals["total_records_per_sec"]),
+            "total_mb_per_sec": _rounded(totals.get("total_mb_per_sec")),
+            "avg_latency_ms": _rounded(totals.get("avg_latency_ms")),
+            "p99_ms": totals.get("worst_p99_ms"),
             "records_in_topic": record.records_in_topic,
             "consumer_mb_per_sec": round(consumer.mb_per_sec, 2) if consumer else None,
             "error": record.error or "",

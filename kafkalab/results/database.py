@@ -23,7 +23,6 @@ import socket
 import stat
 import subprocess
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from sqlalchemy.engine import Engine, make_url
 from kafkalab.core import paths
 from kafkalab.core.errors import EnvironmentProblem
 from kafkalab.core.net import LOOPBACK, free_port, port_is_free
+from kafkalab.core.waiting import wait_until
 
 CONNECT_TIMEOUT_S = 5
 RESULTS_DATABASE = "kafkalab"
@@ -292,11 +292,14 @@ class EmbeddedServer:
         return pid, port, lines[7].strip() if len(lines) > 7 else ""
 
     def _wait_ready(self, pid: int, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while (found := self._postmaster()) and found[2] != "ready":
-            if time.monotonic() > deadline:
-                raise EnvironmentProblem(f"embedded PostgreSQL (pid {pid}) is not ready; see {self.log_file}")
-            time.sleep(0.2)
+        """Until the server of postmaster.pid says ready, or is gone (the caller looks again)."""
+
+        def ready_or_gone() -> bool:
+            found = self._postmaster()
+            return found is None or found[2] == "ready"
+
+        wait_until(ready_or_gone, timeout_s, f"embedded PostgreSQL (pid {pid}) ready",
+                   detail=lambda: f"see {self.log_file}", error=EnvironmentProblem)
 
     # -- set-up
 

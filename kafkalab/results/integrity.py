@@ -15,7 +15,6 @@ whose acknowledgement the producer never got).
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 
 from kafkalab.kafka import admin
 from kafkalab.core.errors import ClusterError
+from kafkalab.core.waiting import wait_until
 from kafkalab.model import ProducerOutcome, RunRecord
 
 
@@ -76,12 +76,12 @@ def consume_count(target: admin.Target, topic: str, *, timeout_s: float) -> int:
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
         remaining = set(ends)
         count = 0
-        deadline = time.monotonic() + timeout_s
-        while remaining:
-            if time.monotonic() > deadline:
-                raise ClusterError(f"reading {topic} back: partitions {sorted(remaining)} not read to the end "
-                                   f"within {timeout_s:.0f}s ({count} records read)")
-            for msg in consumer.consume(num_messages=10000, timeout=1.0):
+
+        def read_to_the_end() -> bool:
+            nonlocal count
+            if not remaining:
+                return True
+            for msg in consumer.consume(num_messages=10000, timeout=1.0):  # waits for records: no pause needed
                 partition = msg.partition()
                 if msg.error():
                     if msg.error().code() == KafkaError._PARTITION_EOF:
@@ -93,6 +93,10 @@ def consume_count(target: admin.Target, topic: str, *, timeout_s: float) -> int:
                     count += 1
                     if msg.offset() + 1 >= ends[partition]:
                         remaining.discard(partition)
+            return not remaining
+
+        wait_until(read_to_the_end, timeout_s, f"reading {topic} back: every partition read to the end", interval=0,
+                   detail=lambda: f"partitions {sorted(remaining)} left, {count} records read", error=ClusterError)
         return count
     finally:
         consumer.close()

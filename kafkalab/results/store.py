@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,20 @@ class Store:
         query += " ORDER BY started_at DESC, run_id DESC"
         with self._connection() as conn:
             return [dict(row) for row in conn.execute(text(query), params).mappings()]
+
+    def run_totals(self, run_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Rows of v_run_totals, by run id, of the stored runs among `run_ids`.
+
+        The view is the one definition of a run's totals (its producer instances added up as
+        the guide does); reports and artifacts read them here rather than adding up again.
+        """
+        ids = sorted(set(run_ids))
+        if not ids:
+            return {}
+        self._ready()
+        with self._connection() as conn:
+            rows = conn.execute(text("SELECT * FROM v_run_totals WHERE run_id = ANY(:ids)"), {"ids": ids}).mappings()
+            return {row["run_id"]: dict(row) for row in rows}
 
     # -- sweeps
 

@@ -1,7 +1,8 @@
 """The user's guide's published results as reference runs, beside the measured ones.
 
-The guide's result lines ship with the package in `guide.yaml` (copied verbatim from
-shared/seed/; tests/test_reference.py checks the copy against the guide). `reference_runs`
+The result lines of the guide "Advanced Load Testing Kafka" (GitHub repository
+ably77/DCOS-Kafka-Performance) ship with the package in `guide.yaml`, copied verbatim
+(tests/test_reference.py checks the copy against the guide's output blocks). `reference_runs`
 parses them with kafkalab.perftools into RunRecords, exactly as a measured run's tool
 output is parsed, and `load` stores them through kafkalab.store with `source =
 'reference'`, the guide's hardware, and a stable `reference_key`, so loading twice stores
@@ -154,7 +155,7 @@ def _record(
     spec = {
         "name": name,
         "title": entry.get("title", ""),
-        "source": {k: source[k] for k in ("key", "title", "file")},
+        "source": {k: source[k] for k in ("key", "title", "repository")},
         "section": entry.get("section"),
         "block": entry.get("block"),
         "assumed": list(entry.get("assumed") or []),
@@ -245,22 +246,26 @@ def round_as_printed(value: float, decimals: int) -> Decimal:
     return Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
-def explain(figure: PrintedFigure, experiment: ReferenceExperiment) -> str:
-    """Why a printed figure does not match its lines, when a simple reason fits; else ''."""
-    from kafkalab.results.stats import run_totals
+# Printed figure -> the per-instance field it is made of (summed or averaged over instances).
+_INSTANCE_FIELD = {
+    "total_records_per_sec": "records_per_sec",
+    "total_mb_per_sec": "mb_per_sec",
+    "avg_latency_ms": "avg_latency_ms",
+    "avg_max_latency_ms": "max_latency_ms",
+}
 
-    field_of = {
-        "total_records_per_sec": "records_per_sec",
-        "total_mb_per_sec": "mb_per_sec",
-        "avg_latency_ms": "avg_latency_ms",
-        "avg_max_latency_ms": "avg_max_latency_ms",
-    }[figure.metric]
-    runs = [
-        run_totals([p.output.summary for p in r.producers if p.output.summary]) for r in experiment.runs if r.producers
-    ]
-    if not runs:
+
+def explain(figure: PrintedFigure, experiment: ReferenceExperiment, computed: float | None = None) -> str:
+    """Why a printed figure does not match its lines, when a simple reason fits; else ''.
+
+    `computed` is the figure as v_reference_check computes it (its `computed` column, from
+    v_run_totals: the one definition of the totals). Without it, the same figure is worked
+    out from the lines here (for callers without a check row; pass it where there is one).
+    """
+    field_of = _INSTANCE_FIELD[figure.metric]
+    value = _computed_from_lines(figure, experiment) if computed is None else computed
+    if value is None:
         return ""
-    value = math.fsum(getattr(t, field_of) for t in runs) / len(runs)
     step = Decimal(1).scaleb(-figure.decimals)
     if round_as_printed(value, figure.decimals) == figure.printed:
         return ""
@@ -276,10 +281,21 @@ def explain(figure: PrintedFigure, experiment: ReferenceExperiment) -> str:
                 if round_as_printed(partial, figure.decimals) == figure.printed:
                     reasons.append(f"the printed total is the sum of the first {k} of the {len(summaries)} lines")
                     break
-    computed = f"{round_as_printed(value, figure.decimals)}"
-    if _adjacent_swap(computed, figure.text):
+    rounded = f"{round_as_printed(value, figure.decimals)}"
+    if _adjacent_swap(rounded, figure.text):
         reasons.append("the printed figure has two adjacent digits of it swapped")
-    return f"computed {computed}: " + ("; ".join(reasons) or "no simple explanation")
+    return f"computed {rounded}: " + ("; ".join(reasons) or "no simple explanation")
+
+
+def _computed_from_lines(figure: PrintedFigure, experiment: ReferenceExperiment) -> float | None:
+    """v_reference_check's `computed` without the database: per run, the instances' sum
+    (throughputs) or mean (latencies), averaged over the runs; None without a result line."""
+    per_run = []
+    for run in experiment.runs:
+        values = [getattr(p.output.summary, _INSTANCE_FIELD[figure.metric]) for p in run.producers if p.output.summary]
+        if values:
+            per_run.append(math.fsum(values) / (1 if figure.metric.startswith("total_") else len(values)))
+    return math.fsum(per_run) / len(per_run) if per_run else None
 
 
 def _adjacent_swap(a: str, b: str) -> bool:
