@@ -67,7 +67,8 @@ def fanout(plane: ControlPlane, spec, run_dir: Path, instances: int, topic: str)
         started = time.perf_counter()
         try:
             outcomes = cluster.run_producers(
-                experiment.producer_load(spec, topic), spec.producer, client_prefix=f"kafkalab-{topic}",
+                steps.producer_load(spec, topic), spec.producer.instances, client_prefix=f"kafkalab-{topic}",
+                spread=spec.producer.spread,
                 on_go=lambda: marks.setdefault("all_running", time.perf_counter() - started))
         except SchedulingError as exc:  # reported, the round counts as failed
             print(f"  failed: {exc}")

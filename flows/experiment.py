@@ -13,7 +13,7 @@ from prefect.states import Cancelled
 from prefect.runtime import flow_run
 
 from flows.common import CancelRequested, run_once, stop_if_cancelled, timed
-from kafkalab.experiment import steps as steps
+from kafkalab.experiment import steps
 from kafkalab.core.errors import KafkalabError
 from kafkalab.experiment.launch import SpecOverrides, request_name, resolve_spec
 from kafkalab.model import RunRecord, StepTiming
@@ -66,17 +66,13 @@ def _run_experiment(spec: ExperimentSpec) -> list[int | None]:
     stop_if_cancelled("install framework")
     run_dir = steps.new_run_dir(spec.name)
     with timed("install framework", cluster_steps):
-        cluster = install_framework.with_options(
-            task_run_name=f"install framework: {spec.cluster.brokers} brokers"
-        )(spec, dist, run_dir)
+        cluster = install_framework(spec, dist, run_dir)
     records: list[RunRecord] = []
     run_ids: list[int] = []
     try:
         with timed("brokers ready", cluster_steps):
             for broker_id in cluster.broker_ids:
-                wait_broker_ready.with_options(task_run_name=f"broker {broker_id} ready")(
-                    cluster, broker_id, spec.cluster.ready_timeout_s
-                )
+                wait_broker_ready(cluster, broker_id, spec.cluster.ready_timeout_s)
         endpoints(cluster)
         stop_if_cancelled("the smoke test")
         if spec.smoke_test:

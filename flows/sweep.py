@@ -14,12 +14,12 @@ from prefect.states import Cancelled
 from prefect.runtime import flow_run
 
 from flows.common import CancelRequested, run_once, stop_if_cancelled
-from kafkalab.experiment import steps as steps
+from kafkalab.experiment import steps
 from kafkalab.core.errors import KafkalabError
 from kafkalab.model import RunRecord
 from kafkalab.core.paths import runs_dir
 from kafkalab.plan import Cell, plan_sweep
-from kafkalab.platforms.local import LocalCluster
+from kafkalab.platforms import Cluster, check_plan
 from kafkalab.core.processes import install_signal_handlers
 from kafkalab.spec import SweepSpec
 from kafkalab.reports.summary import run_summary_rows
@@ -39,7 +39,7 @@ class _Cluster:
     """The sweep's live cluster, what it was deployed for, and how it got to its current shape."""
 
     def __init__(self) -> None:
-        self.cluster: LocalCluster | None = None
+        self.cluster: Cluster | None = None
         self.key: str | None = None
         self.origin = "fresh"
 
@@ -73,6 +73,7 @@ def sweep(spec: SweepSpec, resume: int | None = None) -> int:
 def _run_sweep(spec: SweepSpec, resume: int | None) -> int:
     logger = get_run_logger()
     plan = plan_sweep(spec)
+    check_plan(plan)  # what the cells' platform cannot do is refused before anything starts
     prepare_store()
     sweep_id, done = open_sweep(plan, resume, flow_run.get_id())
     total = len(plan.cells) * plan.repetitions
@@ -132,14 +133,10 @@ def _shape(live: _Cluster, cell: Cell, sweep_spec: SweepSpec) -> None:
         live.stop()
         dist = fetch_kafka(spec.kafka_version)
         run_dir = steps.new_run_dir(sweep_spec.name)
-        live.cluster = install_framework.with_options(task_run_name=f"install framework: {want} brokers")(
-            spec, dist, run_dir
-        )
+        live.cluster = install_framework(spec, dist, run_dir)
         live.key, live.origin = cell.cluster_key, "fresh"
         for broker_id in live.cluster.broker_ids:
-            wait_broker_ready.with_options(task_run_name=f"broker {broker_id} ready")(
-                live.cluster, broker_id, spec.cluster.ready_timeout_s
-            )
+            wait_broker_ready(live.cluster, broker_id, spec.cluster.ready_timeout_s)
         endpoints(live.cluster)
         if spec.smoke_test:
             smoke_test(spec, live.cluster)
@@ -147,16 +144,12 @@ def _shape(live: _Cluster, cell: Cell, sweep_spec: SweepSpec) -> None:
     have = len(live.cluster.brokers)
     if want == have:
         return
-    added = scale_brokers.with_options(task_run_name=f"scale brokers {have} -> {want}")(live.cluster, want)
+    added = scale_brokers(live.cluster, want)
     for broker_id in added:
-        wait_broker_ready.with_options(task_run_name=f"broker {broker_id} ready")(
-            live.cluster, broker_id, spec.cluster.ready_timeout_s
-        )
+        wait_broker_ready(live.cluster, broker_id, spec.cluster.ready_timeout_s)
     live.origin = f"scaled from {have}"
     if added and sweep_spec.scaling.reassign_partitions:
-        reassign_partitions.with_options(task_run_name=f"reassign partitions onto {want} brokers")(
-            live.cluster, sweep_spec.scaling.reassign_timeout_s
-        )
+        reassign_partitions(live.cluster, sweep_spec.scaling.reassign_timeout_s)
         live.origin += ", reassigned"
     endpoints(live.cluster)
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-
-from kafkalab.kafka import distribution
-
-from kafkalab.experiment import steps
+from prefect import get_run_logger
 
 from kafkalab.core import secrets
+from kafkalab.experiment import steps
+from kafkalab.kafka import distribution
 from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec
+from tasks import DOWNLOAD_RETRIES, KAFKA_RETRIES, kafkalab_task
 
 
 def _prefect_secret(block_name: str) -> str:
@@ -27,7 +26,7 @@ def _prefect_secret(block_name: str) -> str:
 secrets.register_resolver("prefect-secret", _prefect_secret)
 
 
-@task(name="kafka jars", retries=2, retry_delay_seconds=[5, 20], cache_policy=NO_CACHE)
+@kafkalab_task(name="kafka jars", **DOWNLOAD_RETRIES)
 def fetch_kafka(version: str) -> KafkaDistribution:
     logger = get_run_logger()
     dist = distribution.resolve(version, on_progress=logger.info)
@@ -35,15 +34,15 @@ def fetch_kafka(version: str) -> KafkaDistribution:
     return dist
 
 
-@task(name="install framework", cache_policy=NO_CACHE)
+@kafkalab_task(name="install framework", task_run_name="install framework: {spec.cluster.brokers} brokers")
 def install_framework(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path) -> Cluster:
     logger = get_run_logger()
-    cluster = experiment.deploy_cluster(spec, dist, run_dir, on_progress=logger.info)
+    cluster = steps.deploy_cluster(spec, dist, run_dir, on_progress=logger.info)
     logger.info("run directory %s", run_dir)
     return cluster
 
 
-@task(name="broker ready", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+@kafkalab_task(name="broker ready", task_run_name="broker {broker_id} ready", **KAFKA_RETRIES)
 def wait_broker_ready(cluster: Cluster, broker_id: int, timeout_s: float) -> str:
     """The guide's `plan status deploy`: this broker is registered in the cluster metadata."""
     (broker,) = cluster.wait_ready([broker_id], timeout_s=timeout_s)
@@ -51,36 +50,45 @@ def wait_broker_ready(cluster: Cluster, broker_id: int, timeout_s: float) -> str
     return broker.address
 
 
-@task(name="endpoints", cache_policy=NO_CACHE)
+@kafkalab_task(name="endpoints")
 def endpoints(cluster: Cluster) -> str:
-    servers = experiment.open_endpoints(cluster)
+    servers = steps.open_endpoints(cluster)
     protocol = cluster.security.protocol if cluster.security else "PLAINTEXT"
     get_run_logger().info("bootstrap servers: %s (%s)", servers, protocol)
     return servers
 
 
-@task(name="teardown", cache_policy=NO_CACHE)
+@kafkalab_task(name="teardown")
 def teardown(cluster: Cluster) -> None:
     cluster.stop()
     cluster.remove_data()
     get_run_logger().info("cluster stopped; configs and logs kept in %s", cluster.run_dir)
 
 
-@task(name="scale brokers", retries=1, retry_delay_seconds=[5], cache_policy=NO_CACHE)
+def _scale_run_name(parameters: dict[str, Any]) -> str:
+    # Named before the task body runs: the cluster still has its old broker count.
+    return f"scale brokers {len(parameters['cluster'].brokers)} -> {parameters['to_brokers']}"
+
+
+@kafkalab_task(name="scale brokers", task_run_name=_scale_run_name, retries=1, retry_delay_seconds=[5])
 def scale_brokers(cluster: Cluster, to_brokers: int) -> list[int]:
     """Add or remove brokers on the live cluster; returns the ids added (empty when removing)."""
     logger = get_run_logger()
     if to_brokers > len(cluster.brokers):
-        added = experiment.scale_up(cluster, to_brokers, on_progress=logger.info)
+        added = steps.scale_up(cluster, to_brokers, on_progress=logger.info)
         logger.info("added brokers %s", added)
         return added
-    experiment.scale_down(cluster, to_brokers, on_progress=logger.info)
+    steps.scale_down(cluster, to_brokers, on_progress=logger.info)
     return []
 
 
-@task(name="reassign partitions", cache_policy=NO_CACHE)
+def _reassign_run_name(parameters: dict[str, Any]) -> str:
+    return f"reassign partitions onto {len(parameters['cluster'].brokers)} brokers"
+
+
+@kafkalab_task(name="reassign partitions", task_run_name=_reassign_run_name)
 def reassign_partitions(cluster: Cluster, timeout_s: float) -> int:
-    moved = experiment.reassign_partitions(cluster, timeout_s)
+    moved = steps.reassign_partitions(cluster, timeout_s)
     get_run_logger().info(
         "reassigned %d partitions of %d topics onto brokers %s",
         sum(len(a) for a in moved.values()), len(moved), cluster.broker_ids,

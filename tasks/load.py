@@ -3,15 +3,17 @@ decided by the flow from the spec's `retries.perf_tests`."""
 
 from __future__ import annotations
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from typing import Any
+
+from prefect import get_run_logger
 
 from kafkalab.experiment import steps
-from kafkalab.platforms.faults import FaultInjector
-from kafkalab.results.integrity import Integrity
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
 from kafkalab.platforms import Cluster
+from kafkalab.platforms.faults import FaultInjector
+from kafkalab.results.integrity import Integrity
 from kafkalab.spec import ExperimentSpec
+from tasks import KAFKA_RETRIES, kafkalab_task
 
 
 def _tool_lines():
@@ -19,11 +21,18 @@ def _tool_lines():
     return lambda source, line: logger.info("%s | %s", source, line)
 
 
-@task(name="producers", cache_policy=NO_CACHE)
+def _producers_run_name(parameters: dict[str, Any]) -> str:
+    spec = parameters["spec"]
+    faults = f", {len(spec.faults)} broker faults" if spec.faults else ""
+    return f"producers x{spec.producer.instances} {parameters.get('label', '')}".rstrip() + faults
+
+
+@kafkalab_task(name="producers", task_run_name=_producers_run_name)
 def producer_fanout(
-    spec: ExperimentSpec, cluster: Cluster, topic: str, faults: FaultInjector | None = None
+    spec: ExperimentSpec, cluster: Cluster, topic: str, faults: FaultInjector | None = None, label: str = ""
 ) -> list[ProducerOutcome]:
-    outcomes = experiment.producer_fanout(spec, cluster, topic, on_line=_tool_lines(), faults=faults)
+    """`label` names the run in the task run's name (e.g. "rep 2/5")."""
+    outcomes = steps.producer_fanout(spec, cluster, topic, on_line=_tool_lines(), faults=faults)
     logger = get_run_logger()
     for o in outcomes:
         if o.status != "ok":
@@ -31,26 +40,27 @@ def producer_fanout(
     return outcomes
 
 
-@task(name="consumer test", cache_policy=NO_CACHE)
-def consumer_test(spec: ExperimentSpec, cluster: Cluster, topic: str, records_held: int) -> ConsumerOutcome:
-    outcome = experiment.consumer_test(spec, cluster, topic, records_held, on_line=_tool_lines())
+@kafkalab_task(name="consumer test", task_run_name="consumer test {label}")
+def consumer_test(spec: ExperimentSpec, cluster: Cluster, topic: str, records_held: int,
+                  label: str = "") -> ConsumerOutcome:
+    outcome = steps.consumer_test(spec, cluster, topic, records_held, on_line=_tool_lines())
     if outcome.status != "ok":
         get_run_logger().error("consumer test failed: %s", outcome.error)
     return outcome
 
 
-@task(name="records in topic", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+@kafkalab_task(name="records in topic", **KAFKA_RETRIES)
 def records_in_topic(cluster: Cluster, topic: str) -> int:
-    count = experiment.records_in_topic(cluster, topic)
+    count = steps.records_in_topic(cluster, topic)
     get_run_logger().info("topic %s holds %d records", topic, count)
     return count
 
 
-@task(name="integrity", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+@kafkalab_task(name="integrity", **KAFKA_RETRIES)
 def integrity(
     spec: ExperimentSpec, cluster: Cluster, topic: str, producers: list[ProducerOutcome], in_topic: int | None
 ) -> Integrity:
-    result = experiment.integrity(spec, cluster, topic, producers, in_topic)
+    result = steps.integrity(spec, cluster, topic, producers, in_topic)
     held = f"{result.consumed} read back" if result.check == "consume" else f"{result.in_topic} in the topic"
     message = f"integrity: {result.acknowledged} acknowledged, {held}, lost {result.lost}"
     logger = get_run_logger()

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from kafkalab.results import spool
 from kafkalab.model import RunRecord
 from kafkalab.results.store import Store
 from kafkalab.reports.summary import experiment_markdown, flow_run_url, run_summary_rows
+from tasks import DATABASE_RETRIES, kafkalab_task
 
 
-@task(name="results database", retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
+@kafkalab_task(name="results database", **DATABASE_RETRIES)
 def prepare_store() -> None:
     """Reach the results database and bring its schema to the newest migration."""
     with Store() as store:
         store.migrate()
 
 
-@task(name="store run", retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
+@kafkalab_task(name="store run", **DATABASE_RETRIES)
 def store_run(record: RunRecord) -> int:
     """One transaction: the run, its producer instances, their windows, the consumer result."""
     with Store() as store:
@@ -41,7 +41,7 @@ def store_or_spool(record: RunRecord) -> int | None:
     return run_id
 
 
-@task(name="results table", cache_policy=NO_CACHE)
+@kafkalab_task(name="results table")
 def publish_results(experiment: str, records: list[RunRecord], run_ids: list[int]) -> None:
     create_table_artifact(
         key=_artifact_key(experiment),

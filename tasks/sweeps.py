@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
-from prefect.cache_policies import NO_CACHE
 
 from kafkalab.core.errors import SpecError
 from kafkalab.plan import SweepPlan
 from kafkalab.results.store import Store
+from tasks import DATABASE_RETRIES, kafkalab_task
 
 
-@task(name="open sweep", retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
+@kafkalab_task(name="open sweep", **DATABASE_RETRIES)
 def open_sweep(plan: SweepPlan, resume: int | None, flow_run_id: str | None) -> tuple[int, set[tuple[int, int]]]:
     """A new sweep, or the one to resume: its id and the (cell, repetition) pairs already done."""
     logger = get_run_logger()
@@ -39,7 +39,7 @@ def open_sweep(plan: SweepPlan, resume: int | None, flow_run_id: str | None) -> 
     return resume, done
 
 
-@task(name="close sweep", retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
+@kafkalab_task(name="close sweep", **DATABASE_RETRIES)
 def close_sweep(sweep_id: int, status: str) -> None:
     with Store() as store:
         store.finish_sweep(sweep_id, status)
@@ -61,7 +61,7 @@ def publish_cells(sweep_name: str, sweep_id: int, rows: list[dict[str, object]])
     create_table_artifact(key=key, table=rows, description=f"Sweep **{sweep_name}** (id {sweep_id}): finished runs")
 
 
-@task(name="sweep report", cache_policy=NO_CACHE)
+@kafkalab_task(name="sweep report")
 def publish_report(sweep_id: int, sweep_name: str, out_dir: str) -> str:
     """The sweep's HTML report (kafkalab report --sweep), its summary and main chart as artifacts."""
     from pathlib import Path

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import get_run_logger
 
 from kafkalab.experiment import steps
 from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec
+from tasks import KAFKA_RETRIES, kafkalab_task
 
 
-@task(name="create topic", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+@kafkalab_task(name="create topic", **KAFKA_RETRIES,
+               task_run_name="topic {name} ({spec.topic.partitions} partitions, RF {spec.topic.replication_factor})")
 def create_topic(spec: ExperimentSpec, cluster: Cluster, name: str) -> str:
-    topic = experiment.create_topic(spec, cluster, name)
+    topic = steps.create_topic(spec, cluster, name)
     get_run_logger().info(
         "created topic %s (%d partitions, replication %d)", topic, spec.topic.partitions, spec.topic.replication_factor
     )
     return topic
 
 
-@task(name="smoke test", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+@kafkalab_task(name="smoke test", **KAFKA_RETRIES)
 def smoke_test(spec: ExperimentSpec, cluster: Cluster) -> None:
-    message = experiment.smoke_test(spec, cluster)
+    message = steps.smoke_test(spec, cluster)
     get_run_logger().info("produced and read back: %s", message)

@@ -165,14 +165,21 @@ def test_a_crashed_producer_instance_is_kept_and_the_case_retried(prefect_api, l
     killed: list[int] = []
 
     def kill_producer_1_of_the_first_attempt() -> None:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 240  # generous: cluster up, JVM started, first window printed
         while time.monotonic() < deadline:
             for proc in psutil.process_iter(["cmdline"]):
-                cmdline = " ".join(proc.info["cmdline"] or [])
-                if "-it-producer-crash-" in cmdline and "/performancetest/producer-1.properties" in cmdline:
-                    time.sleep(2)  # in the middle of its test
-                    proc.kill()
-                    killed.append(proc.pid)
+                args = proc.info["cmdline"] or []
+                config = next((a for a in args if a.endswith("/performancetest/producer-1.properties")), None)
+                if config and "-it-producer-crash-" in " ".join(args):
+                    # In the middle of its test: it has printed its first progress line (every
+                    # 500 ms of a ~6 s test), so it is sending.
+                    log = Path(config).with_name("producer-1.log")
+                    while time.monotonic() < deadline:
+                        if log.exists() and "records sent" in log.read_text(errors="replace"):
+                            proc.kill()
+                            killed.append(proc.pid)
+                            return
+                        time.sleep(0.1)
                     return
             time.sleep(0.2)
 

@@ -8,6 +8,7 @@ against the topic, and the producers' windows show the gap. The others check the
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ from kafkalab.spec import load_spec, parse_spec
 from kafkalab.results.store import Store
 from tests.conftest import jvms_of
 
-RECORDS = 24000  # per instance, at 3000 records/s: ~8 s of load, the fault at 3 s (JVMs warm up first)
+# per instance, at 3000 records/s: ~12 s of load, the fault at 3 s and the restart at 6 s (JVMs warm
+# up first), so the recovery shows in later windows even when a loaded machine stretches the stall
+RECORDS = 36000
 RATE = 3000
 KILL_AT_S = 3.0
 RESTART_AFTER_S = 3.0
@@ -97,9 +100,12 @@ def test_the_fault_event_is_stored_with_its_timing(durability_run):
     (event,) = rows("SELECT * FROM fault_events WHERE run_id = :id", id=durability_run)
     assert (event["seq"], event["action"], event["broker"], event["outcome"]) == (0, "kill", 1, "restarted")
     assert (event["planned_at_s"], event["planned_restart_after_s"]) == (KILL_AT_S, RESTART_AFTER_S)
-    assert KILL_AT_S <= event["at_s"] < KILL_AT_S + 1.5  # timed from the producers' "go"
+    # Timed from the producers' "go" and never early. How late they come on a quiet machine is
+    # measured by bench/faults.py ("kill / restart late by"); `late_s` is a safety net for a loaded one.
+    late_s = 10.0
+    assert KILL_AT_S <= event["at_s"] < KILL_AT_S + late_s
     # the restart is planned from the producers' start too: at_s + restart_after_s
-    assert KILL_AT_S + RESTART_AFTER_S <= event["restarted_at_s"] < KILL_AT_S + RESTART_AFTER_S + 1.5
+    assert KILL_AT_S + RESTART_AFTER_S <= event["restarted_at_s"] < KILL_AT_S + RESTART_AFTER_S + late_s
     assert event["restarted_at_s"] < event["ready_at_s"] < event["restarted_at_s"] + 120
     assert event["down_at"] is not None and event["error"] is None
 
@@ -124,13 +130,18 @@ def test_the_producer_windows_show_the_gap(durability_run):
         "SELECT p.instance, w.seq, w.records, w.records_per_sec, w.avg_latency_ms, w.max_latency_ms "
         "FROM producer_windows w JOIN producer_results p ON p.id = w.producer_result_id "
         "WHERE p.run_id = :id ORDER BY p.instance, w.seq", id=durability_run)
+    kill_at_s = rows("SELECT at_s FROM fault_events WHERE run_id = :id", id=durability_run)[0]["at_s"]
     for instance in (0, 1):
         mine = [w for w in windows if w["instance"] == instance]
         assert len(mine) >= 4
+        # The windows are back to back from the producers' "go", the fault's clock too: where
+        # each ends tells the ones the fault could touch (not the first, waiting for metadata).
+        ends = itertools.accumulate(w["records"] / w["records_per_sec"] for w in mine)
+        since_kill = [w for w, end in zip(mine, ends) if end > kill_at_s]
         # The stall: records to the killed broker's partitions waited for new leaders (>= 1 s),
-        # and a window's throughput fell to under half the throttled rate ...
-        assert max(w["max_latency_ms"] for w in mine) >= 1000, mine
-        dip = min(mine, key=lambda w: w["records_per_sec"])
+        # and a window after the kill fell to under half the throttled rate ...
+        assert max(w["max_latency_ms"] for w in since_kill) >= 1000, mine
+        dip = min(since_kill, key=lambda w: w["records_per_sec"])
         assert dip["records_per_sec"] < 0.5 * RATE, mine
         # ... then the recovery: a later window is back near the rate (the backlog drains).
         after = [w["records_per_sec"] for w in mine if w["seq"] > dip["seq"]]
@@ -242,8 +253,12 @@ def test_lost_is_acknowledged_minus_what_the_topic_holds():
 
 
 def test_faults_on_kubernetes_are_refused_until_it_can_inject_them():
-    with pytest.raises(SpecError, match=r"^spec: faults: injected on the local platform only so far"):
-        parse_spec(with_faults([{"action": "kill", "broker": 1, "at_s": 1, "restart_after_s": 1}], platform="kubernetes"))
+    from kafkalab.platforms import check_spec
+
+    spec = parse_spec(with_faults([{"action": "kill", "broker": 1, "at_s": 1, "restart_after_s": 1}],
+                                  platform="kubernetes"))  # a valid spec: the platform refuses it
+    with pytest.raises(SpecError, match=r"^spec: faults: platform kubernetes cannot inject broker faults yet$"):
+        check_spec(spec)
 
 
 def test_fault_events_and_integrity_are_stored_with_the_run_and_survive_the_spool(fresh_db_url, tmp_path):

@@ -24,8 +24,9 @@ from kafkalab.kafka import admin, perftools
 
 from kafkalab.experiment import steps
 from kafkalab.kafka.broker_config import BrokerSettings
-from kafkalab.core.errors import ClusterError
+from kafkalab.core.errors import ClusterError, SpecError
 from kafkalab.load.runner import ConsumerLoad, ProducerLoad
+from kafkalab.platforms import check_spec
 from kafkalab.platforms.kubernetes import KafkaLevel, KubernetesCluster, jobs, manifests as m
 from kafkalab.platforms.kubernetes.jobs import SchedulingError
 from kafkalab.spec import KubernetesSpec, parse_spec
@@ -277,15 +278,18 @@ def test_spec_kubernetes_section_defaults_and_errors():
              ({"cluster": {"kubernetes": {"storage_class": "Fast_SSD"}}}, "cluster.kubernetes.storage_class"),
              ({"cluster": {"kubernetes": {"broker_memory": "256Mi"}}}, "cluster.kubernetes.broker_memory"),
              ({"producer": {"num_records": 1, "spread": "hostname"}}, "producer.spread"),
-             ({"platform": "mesos"}, "platform"),
-             ({"platform": "kubernetes", "cluster": {"security": {"protocol": "SASL_PLAINTEXT"}}},
-              "cluster.security.protocol")]
+             ({"platform": "mesos"}, "platform")]
     for extra, field in cases:
         data = {"name": "k", "producer": {"num_records": 1}, **extra}
         with pytest.raises(Exception) as info:
             parse_spec(data)
         message = str(info.value)
         assert f": {field}:" in message and "\n" not in message, message
+    # What the platform does not offer yet: refused by the platform's check, before anything starts
+    sasl = parse_spec({"name": "k", "platform": "kubernetes", "producer": {"num_records": 1},
+                       "cluster": {"security": {"protocol": "SASL_PLAINTEXT"}}})
+    with pytest.raises(SpecError, match=r"^spec: cluster.security.protocol: platform kubernetes offers only PLAINTEXT"):
+        check_spec(sasl)
 
 
 # --- against the real control plane -------------------------------------------------------------
@@ -380,7 +384,7 @@ def test_deploy_scale_and_teardown_on_a_real_control_plane(kube_testbed, kafka_d
     progress: list[str] = []
     try:
         monkeypatch.setenv("KUBECONFIG", str(kube_testbed.kubeconfig))  # the flow's way to find the cluster
-        cluster = experiment.deploy_cluster(spec, kafka_dist, tmp_path / "run", on_progress=progress.append)
+        cluster = steps.deploy_cluster(spec, kafka_dist, tmp_path / "run", on_progress=progress.append)
         assert isinstance(cluster, KubernetesCluster) and cluster.platform == "kubernetes"
         cluster.kafka = PodListKafka()
         ns = cluster.namespace
@@ -405,20 +409,20 @@ def test_deploy_scale_and_teardown_on_a_real_control_plane(kube_testbed, kafka_d
             assert "num.io.threads=8\n" in config and "num.network.threads=3\n" in config
             assert cluster.bootstrap_servers.split(",")[0] == f"kafka-broker-0.kafka-broker.{ns}.svc:9092"
 
-            experiment.create_topic(spec, cluster, "performancetest")
-            experiment.smoke_test(spec, cluster)
+            steps.create_topic(spec, cluster, "performancetest")
+            steps.smoke_test(spec, cluster)
             assert cluster.kafka.calls == [("create_topic", "performancetest", 3, 3), ("smoke_test", 3)]
 
-            assert experiment.scale_up(cluster, 6, on_progress=progress.append) == [3, 4, 5]
+            assert steps.scale_up(cluster, 6, on_progress=progress.append) == [3, 4, 5]
             assert [b.node_id for b in cluster.wait_ready([3, 4, 5], timeout_s=180)] == [3, 4, 5]
             assert apps.read_namespaced_stateful_set("kafka-broker", ns).status.ready_replicas == 6
             assert cluster.bootstrap_servers.count(",") == 5
             assert "offsets.topic.replication.factor=3\n" in core.read_namespaced_config_map("kafka-config", ns).data[
                 "broker.properties"]
-            experiment.reassign_partitions(cluster, 60)
+            steps.reassign_partitions(cluster, 60)
             assert cluster.kafka.calls[-1] == ("reassign", (0, 1, 2, 3, 4, 5))
 
-            assert experiment.scale_down(cluster, 3, on_progress=progress.append) == [3, 4, 5]
+            assert steps.scale_down(cluster, 3, on_progress=progress.append) == [3, 4, 5]
             assert cluster.kafka.calls[-1] == ("delete_user_topics",)
             deadline = time.monotonic() + 30
             while apps.read_namespaced_stateful_set("kafka-broker", ns).status.ready_replicas != 3:
@@ -511,7 +515,7 @@ def test_three_producers_one_per_node_collect_real_tool_output(kube_testbed, per
     topic = "perf-3"
     files = _feed_producers(kube_testbed, perf_cluster, topic, 3)
     lines: list[tuple[str, str]] = []
-    outcomes = experiment.producer_fanout(spec, perf_cluster, topic, on_line=lambda src, line: lines.append((src, line)))
+    outcomes = steps.producer_fanout(spec, perf_cluster, topic, on_line=lambda src, line: lines.append((src, line)))
     assert [o.instance for o in outcomes] == [0, 1, 2]
     for outcome, path in zip(outcomes, files):
         expected = perftools.parse_producer_output(path.read_text())
@@ -536,7 +540,7 @@ def test_four_producers_one_per_node_on_three_nodes_fail_clearly_and_clean_up(ku
     _feed_producers(kube_testbed, perf_cluster, topic, 4)
     started = time.monotonic()
     with pytest.raises(SchedulingError) as info:
-        experiment.producer_fanout(spec, perf_cluster, topic)
+        steps.producer_fanout(spec, perf_cluster, topic)
     message = str(info.value)
     print(message)
     assert "\n" not in message
@@ -557,7 +561,7 @@ def test_a_pod_that_never_fits_fails_after_the_schedule_timeout(kube_testbed, pe
     perf_cluster.options = perf_cluster.options.model_copy(update={"producer_cpu": "64", "schedule_timeout_s": 3})
     try:
         with pytest.raises(SchedulingError) as info:
-            experiment.producer_fanout(spec, perf_cluster, "perf-big")
+            steps.producer_fanout(spec, perf_cluster, "perf-big")
     finally:
         perf_cluster.options = perf_cluster.options.model_copy(update={"producer_cpu": "1", "schedule_timeout_s": 30})
     assert "not scheduled after 3s" in str(info.value) and "Insufficient cpu" in str(info.value), str(info.value)
@@ -570,7 +574,7 @@ def test_consumer_test_as_a_job(kube_testbed, perf_cluster):
     log = DATA / "consumer.log"
     kube_testbed.serve_logs(perf_cluster.namespace, KubernetesCluster.job_name("consumer", topic) + "-", log,
                             termination_message=log.read_text(), exit_code=0)
-    outcome = experiment.consumer_test(spec, perf_cluster, topic, 90000)
+    outcome = steps.consumer_test(spec, perf_cluster, topic, 90000)
     assert outcome.status == "ok", outcome.error
     assert outcome.summary == perftools.parse_consumer_output(log.read_text())
     assert outcome.summary.messages == 90000
@@ -588,12 +592,12 @@ def test_a_failed_producer_pod_is_a_failed_instance_with_its_output(kube_testbed
                       "Topic perf-fail not present in metadata after 60000 ms.\n")
     kube_testbed.serve_logs(perf_cluster.namespace, f"{job}-1-", broken, termination_message=broken.read_text(),
                             exit_code=1)
-    outcomes = experiment.producer_fanout(spec, perf_cluster, topic)
+    outcomes = steps.producer_fanout(spec, perf_cluster, topic)
     assert [o.status for o in outcomes] == ["ok", "failed"]
     assert outcomes[1].exit_code == 1
     assert outcomes[1].error == ("exited with code 1: [2026-11-25 11:52:40,000] ERROR org.apache.kafka.common.errors."
                                  "TimeoutException: Topic perf-fail not present in metadata after 60000 ms.")
-    assert experiment.run_error(outcomes, None).startswith("1 of 2 producer instances failed; producer-1: exited")
+    assert steps.run_error(outcomes, None).startswith("1 of 2 producer instances failed; producer-1: exited")
 
 
 @pytest.mark.kube

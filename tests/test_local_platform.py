@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from kafkalab.kafka.broker_config import resolve_broker_settings
-from kafkalab.experiment.steps import check_broker_settings
+from kafkalab.platforms import check_broker_settings
 from kafkalab.spec import load_spec
 from tests.conftest import jvms_of
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kafkalab.core.errors import SpecError
+from kafkalab.platforms import check_spec
 from kafkalab.spec.profiles import ProfileName
 from kafkalab.spec.models import ExperimentSpec, _format_error, apply_override, form_order, load_spec, parse_spec, read_yaml
 
@@ -102,7 +103,16 @@ def resolve_spec(
     spec_file: str | Path | None = None,
     overrides: SpecOverrides | dict[str, Any] | None = None,
 ) -> ExperimentSpec:
-    """The experiment a request asks for, validated; SpecError naming the field otherwise."""
+    """The experiment a request asks for, validated (its platform too); SpecError naming the field otherwise."""
+    spec = _parse_request(spec, spec_file, overrides)
+    check_spec(spec)
+    return spec
+
+
+def _parse_request(
+    spec: ExperimentSpec | dict[str, Any] | None, spec_file: str | Path | None,
+    overrides: SpecOverrides | dict[str, Any] | None,
+) -> ExperimentSpec:
     if spec_file is not None and not str(spec_file).strip():
         spec_file = None  # an emptied form field
     if (spec is None) == (spec_file is None):

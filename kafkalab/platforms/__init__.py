@@ -1,39 +1,83 @@
-"""Where a Kafka cluster runs: local JVMs on 127.0.0.1 (local.py) or pods (kubernetes/).
+"""Where a Kafka cluster runs: local JVMs on 127.0.0.1 (local/) or pods (kubernetes/).
 
-Both have the shape below, which is all the experiment steps and the Prefect tasks use;
-platform-specific steps dispatch on `platform` in kafkalab.experiment.
+Every platform implements one interface, `Cluster` (base.py); the experiment steps, the
+Prefect tasks and the fault injector use nothing else. Adding a platform is one subpackage
+exposing `CAPABILITIES`, `deploy(spec, dist, run_dir, *, on_progress) -> Cluster` and
+`check_broker_settings(spec, dist)`, plus one line in PLATFORMS (kafkalab/spec/platforms.py,
+where the spec's `platform` field reads it too). Subpackages are imported on
+first use (the Kubernetes one brings the kubernetes client along).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from kafkalab.core.errors import SpecError
+from kafkalab.spec.platforms import PLATFORMS
+from kafkalab.platforms.base import (
+    FAULTS, REASSIGN, SCALE, SECURITY, Cluster, KafkaLevel, MetricsTarget,
+)
+
+if TYPE_CHECKING:
+    from kafkalab.kafka.broker_config import BrokerSettings
+    from kafkalab.kafka.distribution import KafkaDistribution
+    from kafkalab.plan import SweepPlan
+    from kafkalab.spec import ExperimentSpec
+
+__all__ = ["FAULTS", "PLATFORMS", "REASSIGN", "SCALE", "SECURITY", "Cluster", "KafkaLevel", "MetricsTarget",
+           "capabilities", "check_broker_settings", "check_plan", "check_spec", "deploy", "platform_module"]
 
 
-@runtime_checkable
-class Cluster(Protocol):
-    platform: str  # "local" | "kubernetes"
-    run_dir: Path  # configs, logs and tool output kept on the machine running the flow
-    brokers: list[Any]
-    settings: Any  # kafkalab.broker_config.BrokerSettings
-    security: Any  # kafkalab.security.ClusterSecurity | None
+def platform_module(name: str) -> ModuleType:
+    """The subpackage of platform `name`, imported now."""
+    try:
+        return importlib.import_module(PLATFORMS[name])
+    except KeyError:
+        raise SpecError(f"platform: unknown platform {name!r} (known: {', '.join(PLATFORMS)})") from None
 
-    @property
-    def bootstrap_servers(self) -> str: ...
 
-    @property
-    def broker_ids(self) -> list[int]: ...
+def capabilities(name: str) -> frozenset[str]:
+    return platform_module(name).CAPABILITIES
 
-    def deploy(self, brokers: int, controllers: int = 1, *, on_progress: Callable[[str], None] | None = None) -> None: ...
 
-    def wait_ready(self, broker_ids: list[int] | None = None, *, timeout_s: float = 120,
-                   on_ready: Callable[[Any], None] | None = None) -> list[Any]: ...
+def deploy(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path, *,
+           on_progress: Callable[[str], None]) -> Cluster:
+    """Step 1 on the spec's platform: the cluster, deployed and starting (not yet waited for)."""
+    return platform_module(spec.platform).deploy(spec, dist, run_dir, on_progress=on_progress)
 
-    def add_brokers(self, count: int, *, on_progress: Callable[[str], None] | None = None) -> list[int]: ...
 
-    def remove_brokers(self, broker_ids: list[int], grace_s: float = 30) -> None: ...
+def check_broker_settings(spec: ExperimentSpec, dist: KafkaDistribution) -> BrokerSettings:
+    """The spec's broker settings, checked by Kafka's own config check as the platform would start them."""
+    return platform_module(spec.platform).check_broker_settings(spec, dist)
 
-    def stop(self, grace_s: float = 10) -> None: ...
 
-    def remove_data(self) -> None: ...
+def check_spec(spec: ExperimentSpec, *, source: str = "spec") -> None:
+    """Refuse what the spec asks that its platform cannot do: one SpecError line naming the field."""
+    offered = capabilities(spec.platform)
+    refusal = None
+    if spec.faults and FAULTS not in offered:
+        refusal = f"faults: platform {spec.platform} cannot inject broker faults yet"
+    elif spec.cluster.security.protocol != "PLAINTEXT" and SECURITY not in offered:
+        refusal = (f"cluster.security.protocol: platform {spec.platform} offers only PLAINTEXT so far, "
+                   f"not {spec.cluster.security.protocol}")
+    if refusal:
+        raise SpecError(f"{source}: {refusal}")
+
+
+def check_plan(plan: SweepPlan) -> None:
+    """check_spec for every cell of a sweep, and what scaling between its cells needs."""
+    by_key: dict[str, set[int]] = {}
+    for cell in plan.cells:
+        source = f"{plan.spec.name}: cell {cell.index} ({' '.join(f'{k}={v}' for k, v in cell.values.items())})"
+        check_spec(cell.spec, source=source)
+        by_key.setdefault(cell.cluster_key, set()).add(cell.spec.cluster.brokers)
+        offered = capabilities(cell.spec.platform)
+        if len(by_key[cell.cluster_key]) > 1 and SCALE not in offered:
+            raise SpecError(f"{source}: cluster.brokers: platform {cell.spec.platform} cannot scale a live cluster yet")
+        if plan.spec.scaling.reassign_partitions and REASSIGN not in offered:
+            raise SpecError(f"{plan.spec.name}: scaling.reassign_partitions: platform {cell.spec.platform} "
+                            "cannot reassign partitions yet")

@@ -7,7 +7,7 @@ kafka-K (grace period 0 for kill, its own for stop). The rules a spec's faults f
 are in kafkalab.spec.faults; this module injects them while the producers run.
 
 Timing: the injector's clock starts when the producer instances get "go" behind their
-start barrier (kafkalab.loadtest), so `at_s` means the same for every instance. Every
+start barrier (kafkalab.load.runner), so `at_s` means the same for every instance. Every
 action and restart is recorded as a FaultEvent (seconds from "go") and stored with the run.
 
 Scope: the faults belong to one run. When the producers finish, faults not yet injected
@@ -30,7 +30,7 @@ from kafkalab.core.errors import ClusterError
 from kafkalab.model import FaultEvent
 
 if TYPE_CHECKING:
-    from kafkalab.platforms.local import LocalCluster
+    from kafkalab.platforms.base import Cluster
     from kafkalab.spec import FaultSpec
 
 Progress = Callable[[str], None]
@@ -38,9 +38,9 @@ Progress = Callable[[str], None]
 STOP_GRACE_S = 30  # a clean shutdown gets this long before SIGKILL
 
 
-
 class FaultInjector:
-    """Runs a spec's faults against a LocalCluster's broker processes while the producers run.
+    """Runs a spec's faults against a cluster's brokers while the producers run (the platform's
+    kill_broker / stop_broker / start_broker / wait_broker_back; see Cluster.capabilities).
 
     Use: `with injector.around_producers(): run_producers(..., on_go=injector.start)`, then,
     when the run's counts are taken, `events = injector.finish()`.
@@ -48,7 +48,7 @@ class FaultInjector:
 
     def __init__(
         self,
-        cluster: LocalCluster,
+        cluster: Cluster,
         faults: list[FaultSpec],
         *,
         ready_timeout_s: float = 120,
@@ -115,13 +115,12 @@ class FaultInjector:
         if self._aborted:
             return self.events
         problems = []
-        for node in list(self.cluster.brokers):
-            if node.process is not None and node.process.poll() is not None:
-                self._progress(f"broker {node.node_id}: started again after the run (it was left down)")
-                try:
-                    self.cluster.restart_broker(node.node_id, timeout_s=self.ready_timeout_s)
-                except ClusterError as exc:
-                    problems.append(str(exc))
+        for broker in self.cluster.down_brokers():
+            self._progress(f"broker {broker}: started again after the run (it was left down)")
+            try:
+                self.cluster.restart_broker(broker, timeout_s=self.ready_timeout_s)
+            except ClusterError as exc:
+                problems.append(str(exc))
         if problems:
             raise ClusterError(f"after the faults: {problems[0]}")
         return self.events
@@ -176,21 +175,21 @@ class FaultInjector:
             if self._aborted or event.outcome != "down":
                 return  # the fault itself did not happen
             try:
-                log_offset = self.cluster.start_broker(event.broker)
+                since = self.cluster.start_broker(event.broker)
             except Exception as exc:  # noqa: BLE001 - recorded with the run
                 event.outcome, event.error = "failed", f"restart: {type(exc).__name__}: {exc}"
                 self._progress(f"broker {event.broker}: restart failed: {exc}")
                 return
             event.restarted_at_s = self._offset()
         self._progress(f"broker {event.broker}: started again at {event.restarted_at_s:.1f}s (same data and port)")
-        waiter = threading.Thread(target=self._await_back, args=(event, log_offset),
+        waiter = threading.Thread(target=self._await_back, args=(event, since),
                                   name=f"broker-{event.broker}-back", daemon=True)
         self._waiters.append(waiter)
         waiter.start()
 
-    def _await_back(self, event: FaultEvent, log_offset: int) -> None:
+    def _await_back(self, event: FaultEvent, since: int) -> None:
         try:
-            self.cluster.wait_broker_back(event.broker, log_offset, timeout_s=self.ready_timeout_s)
+            self.cluster.wait_broker_back(event.broker, since, timeout_s=self.ready_timeout_s)
         except Exception as exc:  # noqa: BLE001 - recorded with the run
             event.outcome, event.error = "failed", f"restart: {exc}"
             self._progress(f"broker {event.broker}: did not come back: {exc}")

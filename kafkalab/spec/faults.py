@@ -52,20 +52,16 @@ def acks_all(spec: ExperimentSpec) -> bool:
 def check_faults(spec: ExperimentSpec) -> None:
     """Reject faults that cannot run; raise ValueError naming the field (the spec model's rule).
 
-    Rejected: faults on a platform that cannot inject them yet (Kubernetes); a broker the cluster does not have; an at_s past the producers' timeout; a
+    Rejected: a broker the cluster does not have; an at_s past the producers' timeout; a
     fault on a broker that is still down from an earlier one; and brokers left down for good
     that hold every replica of some partitions (as many as the replication factor), since the
     producers could then never finish. What only slows the test down (writes waiting for a
-    broker to come back) is allowed, with a warning (`fault_warnings`).
+    broker to come back) is allowed, with a warning (`fault_warnings`). Whether the spec's
+    platform can inject faults at all is the platform's to say (kafkalab.platforms.check_spec).
     """
     faults = spec.faults
     if not faults:
         return
-    if spec.platform != "local":
-        raise ValueError(
-            f"faults: injected on the local platform only so far (platform {spec.platform}: "
-            "deleting pod kafka-K is the same model, not implemented yet)"
-        )
     brokers = spec.cluster.brokers
     for i, fault in enumerate(faults):
         if fault.broker >= brokers:

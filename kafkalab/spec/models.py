@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kafkalab.kafka.distribution import DEFAULT_KAFKA_VERSION
 from kafkalab.core.errors import SpecError
 from kafkalab.spec.keys import normalize_key
+from kafkalab.spec.platforms import PlatformName
 from kafkalab.spec.profiles import ProfileName, apply_profile
 from kafkalab.core.secrets import check_reference
 from kafkalab.kafka.security import INTERNAL_USER, RESERVED_CLIENT_KEYS
@@ -349,7 +350,7 @@ class ExperimentSpec(_Strict):
 
     name: str = Field(..., description="Experiment name; runs are stored under it.")
     description: str = ""
-    platform: Literal["local", "kubernetes"] = Field("local", description="Where the cluster runs.")
+    platform: PlatformName = Field("local", description="Where the cluster runs.")
     kafka_version: str = Field(DEFAULT_KAFKA_VERSION, pattern=r"^4\.\d+\.\d+$", description="Apache Kafka 4.x version.")
     repetitions: int = Field(1, ge=1, le=100, description="Runs of the same case (the guide averages 5).")
     profile: ProfileName | None = Field(
@@ -392,14 +393,6 @@ class ExperimentSpec(_Strict):
         from kafkalab.spec.faults import check_faults
 
         check_faults(self)
-        return self
-
-    @model_validator(mode="after")
-    def _kubernetes_offers(self) -> ExperimentSpec:
-        """What the Kubernetes platform does not do yet is refused before anything starts."""
-        if self.platform == "kubernetes":
-            if self.cluster.security.protocol != "PLAINTEXT":
-                raise ValueError("cluster.security.protocol: only PLAINTEXT on platform kubernetes so far")
         return self
 
     def topic_name(self, repetition: int, attempt: int = 1) -> str:

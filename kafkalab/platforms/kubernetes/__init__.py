@@ -1,22 +1,48 @@
 """The Kubernetes platform: a KRaft cluster of StatefulSets from the official apache/kafka image,
-perf tests as Jobs, through the official `kubernetes` client (see cluster.py, manifests.py, jobs.py)."""
+perf tests as Jobs, through the official `kubernetes` client (see cluster.py, manifests.py, jobs.py).
+
+The client is imported on first use of the cluster, not with this package: the registry
+(kafkalab.platforms) reads CAPABILITIES without it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from kafkalab.kafka.broker_config import resolve_broker_settings
-from kafkalab.kafka.distribution import KafkaDistribution
-from kafkalab.platforms.kubernetes.cluster import BrokerPod, KafkaLevel, KubernetesCluster, api_client
+from kafkalab.platforms import base
+from kafkalab.platforms.base import KafkaLevel
 
-__all__ = ["BrokerPod", "KafkaLevel", "KubernetesCluster", "api_client", "deploy"]
+if TYPE_CHECKING:
+    from kafkalab.kafka.broker_config import BrokerSettings
+    from kafkalab.kafka.distribution import KafkaDistribution
+    from kafkalab.platforms.kubernetes.cluster import KubernetesCluster
+    from kafkalab.spec import ExperimentSpec
+
+__all__ = ["CAPABILITIES", "BrokerPod", "KafkaLevel", "KubernetesCluster", "api_client", "check_broker_settings",
+           "deploy"]
+
+# Not yet: broker faults (deleting pod kafka-K is the same model) and SASL/TLS listeners.
+CAPABILITIES = frozenset({base.SCALE, base.REASSIGN})
+
+_FROM_CLUSTER = ("BrokerPod", "KubernetesCluster", "api_client")
 
 
-def deploy(spec, dist: KafkaDistribution, run_dir: Path, *, on_progress: Callable[[str], None],
+def __getattr__(name: str) -> Any:
+    if name in _FROM_CLUSTER:
+        from kafkalab.platforms.kubernetes import cluster
+
+        return getattr(cluster, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def deploy(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path, *, on_progress: Callable[[str], None],
            api=None, kafka: KafkaLevel | None = None) -> KubernetesCluster:
-    """Step 1 on Kubernetes: the spec's cluster (broker settings through the same mapping as locally)."""
-    settings = resolve_broker_settings(spec.cluster.broker_config, dist)
+    """Step 1 on Kubernetes: the spec's cluster, its broker settings checked by Kafka as locally."""
+    from kafkalab.platforms.kubernetes.cluster import KubernetesCluster
+
+    settings = check_broker_settings(spec, dist)
     for warning in settings.warnings():
         on_progress(f"WARNING {warning}")
     cluster = KubernetesCluster(
@@ -33,3 +59,15 @@ def deploy(spec, dist: KafkaDistribution, run_dir: Path, *, on_progress: Callabl
             pass
         raise
     return cluster
+
+
+def check_broker_settings(spec: ExperimentSpec, dist: KafkaDistribution) -> BrokerSettings:
+    """The settings the brokers get, checked by Kafka against the config broker 0's pod would start with."""
+    from kafkalab.platforms.kubernetes import manifests as m
+    from kafkalab.platforms.kubernetes.cluster import planned_broker_config
+    from kafkalab.platforms.local import new_cluster_id
+
+    layout = m.Layout(namespace="kafkalab-planned", cluster_label="planned", kafka_cluster_id=new_cluster_id(),
+                      image=f"apache/kafka:{spec.kafka_version}", controllers=spec.cluster.controllers)
+    return base.check_broker_settings(
+        spec, dist, lambda settings: planned_broker_config(layout, settings, spec.cluster.brokers))

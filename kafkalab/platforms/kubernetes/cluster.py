@@ -1,4 +1,4 @@
-"""A KRaft cluster on Kubernetes, with the shape of LocalCluster as far as the experiment steps use it.
+"""A KRaft cluster on Kubernetes: the platform interface (kafkalab.platforms.base.Cluster) on pods.
 
 deploy() creates the namespace and its objects and returns (the nodes start in parallel);
 wait_ready() waits until both StatefulSets report every replica ready and then until the
@@ -6,15 +6,16 @@ brokers are registered. Registration, topics, the smoke test and reassignment ar
 steps: they go through `kafka` (a KafkaLevel), by default kafkalab.admin against the brokers'
 headless-service names, which answer where the flow runs inside the cluster. Scaling patches
 the broker StatefulSet's replicas; stop() deletes the namespace and waits until it is gone.
+Broker faults and SASL/TLS are not offered here yet (see CAPABILITIES).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import time
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,12 +23,15 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from kafkalab.core.errors import ClusterError
+from kafkalab.core.waiting import wait_until
 from kafkalab.kafka import admin
 from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.kafka.distribution import KafkaDistribution
-from kafkalab.core.errors import ClusterError
 from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
+from kafkalab.platforms.base import FAULTS, Cluster, KafkaLevel
+from kafkalab.platforms.kubernetes import CAPABILITIES
 from kafkalab.platforms.kubernetes import manifests as m
 from kafkalab.platforms.kubernetes.jobs import (
     JobRunner, SchedulingError, api_error, consumer_outcome, keep_output, producer_outcome, shared_nodes, stuck_reason,
@@ -67,33 +71,6 @@ def api_client(kubeconfig: str | None = None, context: str | None = None) -> k8s
     )
 
 
-class KafkaLevel:
-    """The Kafka-level steps of a Kubernetes cluster, one seam: by default kafkalab.admin (DescribeCluster,
-    CreateTopics, ...) against the bootstrap servers. Tests on fake nodes, where no Kafka runs,
-    pass one that answers from the pod list."""
-
-    def registered_brokers(self, cluster: KubernetesCluster) -> list[admin.BrokerInfo]:
-        return admin.registered_brokers(cluster.endpoint, timeout_s=3)
-
-    def create_topic(self, cluster: KubernetesCluster, name: str, *, partitions: int, replication_factor: int,
-                     config: dict[str, str]) -> None:
-        admin.create_topic(cluster.endpoint, name, partitions=partitions, replication_factor=replication_factor,
-                           config=config)
-
-    def smoke_test(self, cluster: KubernetesCluster, *, replication_factor: int) -> str:
-        return admin.smoke_test(cluster.endpoint, replication_factor=replication_factor)
-
-    def delete_user_topics(self, cluster: KubernetesCluster) -> list[str]:
-        topics = admin.user_topics(cluster.endpoint)
-        admin.delete_topics(cluster.endpoint, topics)
-        return topics
-
-    def reassign(self, cluster: KubernetesCluster, timeout_s: float) -> dict[str, dict[int, list[int]]]:
-        from kafkalab.kafka.reassign import reassign_onto
-
-        return reassign_onto(cluster.dist, cluster.endpoint, cluster.broker_ids, cluster.run_dir, timeout_s=timeout_s)
-
-
 @dataclass
 class BrokerPod:
     node_id: int  # = the pod's ordinal
@@ -106,7 +83,7 @@ class BrokerPod:
 
 
 @dataclass
-class KubernetesCluster:
+class KubernetesCluster(Cluster):
     """A KRaft cluster in a namespace of its own (see the module doc)."""
 
     dist: KafkaDistribution
@@ -126,6 +103,7 @@ class KubernetesCluster:
     security: None = None  # SASL/TLS is not offered on this platform yet: PLAINTEXT inside the cluster
 
     platform = "kubernetes"
+    capabilities = CAPABILITIES
 
     def __post_init__(self) -> None:
         if self.api is None:
@@ -151,12 +129,6 @@ class KubernetesCluster:
         """kafkalab's own Kafka calls (admin): the bootstrap servers (PLAINTEXT)."""
         return self.bootstrap_servers
 
-    client_endpoint = endpoint
-
-    @property
-    def broker_ids(self) -> list[int]:
-        return [b.node_id for b in self.brokers]
-
     def _resources(self, role: str) -> m.NodeResources:
         o = self.options
         heap = self.heap_mb if role == "broker" else self.controller_heap_mb
@@ -168,6 +140,11 @@ class KubernetesCluster:
     def _config_map(self, broker_count: int) -> k8s.V1ConfigMap:
         broker = m.node_properties(self.layout, "broker", self.settings.applied, self.settings.defaults_for(broker_count))
         return m.config_map(self.layout, broker, m.node_properties(self.layout, "controller"))
+
+    def _node_pods(self, role: str | None = None) -> list[k8s.V1Pod]:
+        """The cluster's controller and broker pods (or those of one role)."""
+        selector = f"{m.CLUSTER_LABEL}={self.cluster_label},{m.ROLE_LABEL}" + (f"={role}" if role else "")
+        return self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -206,19 +183,15 @@ class KubernetesCluster:
 
     def dead_node(self) -> str | None:
         """A reason when a node pod cannot come up by waiting (crash loop, image pull)."""
-        pods = self.core.list_namespaced_pod(self.namespace, label_selector=f"{m.CLUSTER_LABEL}={self.cluster_label},"
-                                             f"{m.ROLE_LABEL}").items
-        for pod in pods:
+        for pod in self._node_pods():
             if reason := stuck_reason(pod):
                 return f"{pod.metadata.name}: {reason}"
         return None
 
     def _not_ready(self) -> str:
         """What the nodes still wait for: pods not ready and why (unscheduled, waiting)."""
-        pods = self.core.list_namespaced_pod(self.namespace, label_selector=f"{m.CLUSTER_LABEL}={self.cluster_label},"
-                                             f"{m.ROLE_LABEL}").items
         notes = []
-        for pod in sorted(pods, key=lambda p: p.metadata.name):
+        for pod in sorted(self._node_pods(), key=lambda p: p.metadata.name):
             ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
             if ready:
                 continue
@@ -228,17 +201,22 @@ class KubernetesCluster:
 
     def wait_sets_ready(self, timeout_s: float) -> None:
         """Both StatefulSets report every replica ready."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            status = {role: self._set_status(role) for role in m.ROLES}
+        status: dict[str, tuple[int, int]] = {}
+
+        def all_ready() -> bool:
+            status.update({role: self._set_status(role) for role in m.ROLES})
             if all(ready >= want for ready, want in status.values()):
-                return
+                return True
             if reason := self.dead_node():
                 raise ClusterError(reason)
-            if time.monotonic() > deadline:
-                shown = ", ".join(f"{role}s {ready}/{want} ready" for role, (ready, want) in status.items())
-                raise ClusterError(f"{self.namespace}: {shown} after {timeout_s:.0f}s ({self._not_ready()})")
-            time.sleep(self.poll_s)
+            return False
+
+        def shown() -> str:
+            sets = ", ".join(f"{role}s {ready}/{want} ready" for role, (ready, want) in status.items())
+            return f"{sets} ({self._not_ready()})"
+
+        wait_until(all_ready, timeout_s, f"{self.namespace}: every StatefulSet replica ready", interval=self.poll_s,
+                   detail=shown, error=ClusterError)
 
     def wait_ready(self, broker_ids: list[int] | None = None, *, timeout_s: float = 120,
                    on_ready: Callable[[admin.BrokerInfo], None] | None = None) -> list[admin.BrokerInfo]:
@@ -268,16 +246,16 @@ class KubernetesCluster:
         if on_progress:
             on_progress(f"broker StatefulSet {before} -> {brokers} replicas")
         self.wait_sets_ready(timeout_s)
-        deadline = time.monotonic() + timeout_s
-        while brokers < before:
-            names = {p.metadata.name for p in self.core.list_namespaced_pod(
-                self.namespace, label_selector=f"{m.CLUSTER_LABEL}={self.cluster_label},{m.ROLE_LABEL}=broker").items}
-            left = sorted(n for n in names if int(n.rsplit("-", 1)[1]) >= brokers)
-            if not left:
-                break
-            if time.monotonic() > deadline:
-                raise ClusterError(f"{self.namespace}: brokers {left} still there {timeout_s:.0f}s after scaling down")
-            time.sleep(self.poll_s)
+        if brokers < before:
+            left: list[str] = []
+
+            def removed_pods_gone() -> bool:
+                names = (p.metadata.name for p in self._node_pods("broker"))
+                left[:] = sorted(n for n in names if int(n.rsplit("-", 1)[1]) >= brokers)
+                return not left
+
+            wait_until(removed_pods_gone, timeout_s, f"{self.namespace}: removed brokers gone after scaling down",
+                       interval=self.poll_s, detail=lambda: f"still there: {left}", error=ClusterError)
 
     def add_brokers(self, count: int, *, on_progress: Progress | None = None) -> list[int]:
         """Scale up (the guide's broker count update): the new brokers get the next ordinals / node ids."""
@@ -294,21 +272,6 @@ class KubernetesCluster:
                                f"not {sorted(broker_ids)}")
         self.scale_to(keep)
 
-    def scale_down(self, to_brokers: int, *, on_progress: Progress) -> list[int]:
-        """experiment.scale_down on Kubernetes: the earlier cells' topics deleted (through the seam),
-        then the newest brokers removed. Returns the removed ids."""
-        topics = self.kafka.delete_user_topics(self)
-        if topics:
-            on_progress(f"deleted {len(topics)} topics of earlier cells before removing brokers")
-        removed = self.broker_ids[to_brokers:]
-        self.remove_brokers(removed)
-        on_progress(f"brokers {removed} removed (StatefulSet scaled to {to_brokers}, controlled shutdown)")
-        return removed
-
-    def reassign(self, timeout_s: float) -> dict[str, dict[int, list[int]]]:
-        """After a scale-up: the existing topics spread onto every broker, through the seam."""
-        return self.kafka.reassign(self, timeout_s)
-
     def stop(self, grace_s: float = 10) -> None:
         """Delete the namespace (everything in it goes with it) and wait until it is gone, bounded."""
         timeout_s = getattr(self.options, "teardown_timeout_s", 300)
@@ -318,34 +281,24 @@ class KubernetesCluster:
             if exc.status == 404:
                 return
             raise ClusterError(f"kubernetes: deleting namespace {self.namespace} failed: {api_error(exc)}") from None
-        deadline = time.monotonic() + timeout_s
-        while True:
+        conditions: list[str] = []
+
+        def namespace_gone() -> bool:
             try:
                 ns = self.core.read_namespace(self.namespace)
             except ApiException as exc:
                 if exc.status == 404:
-                    return
+                    return True
                 raise ClusterError(f"kubernetes: reading namespace {self.namespace}: {api_error(exc)}") from None
-            if time.monotonic() > deadline:
-                conditions = [f"{c.type}: {c.message}" for c in (ns.status.conditions or []) if c.status == "True"] \
-                    if ns.status else []
-                raise ClusterError(f"kubernetes: namespace {self.namespace} still terminating after {timeout_s:.0f}s"
-                                   + (f" ({'; '.join(conditions)[:300]})" if conditions else ""))
-            time.sleep(self.poll_s)
+            conditions[:] = [f"{c.type}: {c.message}" for c in (ns.status.conditions or []) if c.status == "True"] \
+                if ns.status else []
+            return False
+
+        wait_until(namespace_gone, timeout_s, f"kubernetes: namespace {self.namespace} deleted", interval=self.poll_s,
+                   detail=lambda: "; ".join(conditions)[:300] or "still terminating", error=ClusterError)
 
     def remove_data(self) -> None:
         """Nothing to free here: the volumes went with the namespace."""
-
-    # -- Kafka-level steps through the seam ---------------------------------------------------
-
-    def create_topic(self, topic, name: str) -> str:
-        """A run's topic (kafkalab.spec.TopicSpec settings) through the Kafka-level seam."""
-        self.kafka.create_topic(self, name, partitions=topic.partitions, replication_factor=topic.replication_factor,
-                                config=dict(topic.config))
-        return name
-
-    def smoke_test(self) -> str:
-        return self.kafka.smoke_test(self, replication_factor=min(3, len(self.brokers)))
 
     # -- perf tests as Jobs -------------------------------------------------------------------
 
@@ -359,25 +312,25 @@ class KubernetesCluster:
         one starts; its pods are `<job>-<index>-<random>`."""
         return f"{kind}-{m.dns_label(topic, 40)}"
 
-    def run_producers(self, load: ProducerLoad, producer, *, client_prefix: str, on_line: LineSink | None = None,
-                      on_go: Callable[[], None] | None = None) -> list[ProducerOutcome]:
-        """The fan-out: one Indexed Job of `producer.instances` pods spread per `producer.spread`;
+    def run_producers(self, load: ProducerLoad, instances: int, *, client_prefix: str, spread: str = "any",
+                      on_line: LineSink | None = None, on_go: Callable[[], None] | None = None,
+                      ) -> list[ProducerOutcome]:
+        """The fan-out: one Indexed Job of `instances` pods placed per `spread` (producer.spread);
         one ProducerOutcome per instance, as the local fan-out returns. `on_go` is called once
         every instance's pod runs."""
-        instances = producer.instances
         name = self.job_name("producers", load.topic)
         labels = {m.PERF_JOB_LABEL: name}
         secret = m.client_secret(self.layout, f"{name}-client", {**load.props, "bootstrap.servers": self.bootstrap_servers},
                                  labels)
         job = m.producer_job(
             self.layout, name=name, secret=secret.metadata.name, load=load, instances=instances,
-            spread=producer.spread, pod=self._perf_pod(load.heap_mb), client_prefix=f"{client_prefix}-producer",
+            spread=spread, pod=self._perf_pod(load.heap_mb), client_prefix=f"{client_prefix}-producer",
             index_retries=self.options.index_retries, deadline_s=load.timeout_s + self.options.schedule_timeout_s,
         )
         result = self.jobs.run(job, secret, completions=instances, schedule_timeout_s=self.options.schedule_timeout_s,
                                timeout_s=load.timeout_s, what=f"producers x{instances}", on_started=on_go)
         work_dir = self.run_dir / load.topic
-        shared = shared_nodes(result.pods) if producer.spread == "one-per-node" else {}
+        shared = shared_nodes(result.pods) if spread == "one-per-node" else {}
         outcomes = []
         for index, pod in sorted(result.pods.items()):
             outcome = producer_outcome(index, pod, client_id=f"{client_prefix}-producer-{index}", load=load,
@@ -406,3 +359,31 @@ class KubernetesCluster:
             outcome.status = "failed"
         keep_output(self.run_dir / load.topic, "consumer", outcome.raw_output, on_line)
         return outcome
+
+    # -- faults: not offered on this platform yet (check_spec refuses `faults:` first) ----------
+
+    def kill_broker(self, node_id: int) -> None:
+        raise self.not_offered(FAULTS, "inject broker faults")
+
+    def stop_broker(self, node_id: int, grace_s: float = 30) -> None:
+        raise self.not_offered(FAULTS, "inject broker faults")
+
+    def start_broker(self, node_id: int) -> int:
+        raise self.not_offered(FAULTS, "inject broker faults")
+
+    def wait_broker_back(self, node_id: int, since: int, timeout_s: float = 120) -> None:
+        raise self.not_offered(FAULTS, "inject broker faults")
+
+    def down_brokers(self) -> list[int]:
+        raise self.not_offered(FAULTS, "inject broker faults")
+
+
+def planned_broker_config(layout: m.Layout, settings: BrokerSettings, broker_count: int) -> dict[str, object]:
+    """The whole config of broker 0 in `layout`: the shared properties plus what its pod adds
+    (NODE_SCRIPT), for Kafka's own config check before anything is created."""
+    return {
+        **m.node_properties(layout, "broker", settings.applied, settings.defaults_for(broker_count)),
+        "node.id": 0,
+        "log.dirs": f"{m.DATA_DIR}/kraft",
+        "advertised.listeners": f"PLAINTEXT://{layout.host('broker', 0)}:{m.BROKER_PORT}",
+    }

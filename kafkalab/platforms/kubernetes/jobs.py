@@ -23,6 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kafkalab.kafka import perftools
 from kafkalab.core.errors import ClusterError
+from kafkalab.core.waiting import wait_until
 from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad, consumer_error, producer_error
 from kafkalab.model import ConsumerOutcome, ProducerOutcome, ProducerOutput
 from kafkalab.platforms.kubernetes.manifests import COMPLETION_INDEX_ANNOTATION, PERF_JOB_LABEL
@@ -135,61 +136,60 @@ def shared_nodes(pods: dict[int, k8s.V1Pod | None]) -> dict[int, str]:
     return problems
 
 
-def _when(value: datetime | None) -> datetime:
-    return value if value is not None else datetime.now(timezone.utc)
+@dataclass(frozen=True)
+class PodRun:
+    """What a perf-test pod left: its exit, its output, and why it has no result when it did not finish."""
+
+    exit_code: int | None
+    message: str  # the termination message: the summary lines the container wrote
+    raw: str  # the whole log, else the termination message
+    started_at: datetime
+    finished_at: datetime
+    unfinished: str | None  # why there is no result: no pod ran, or it did not finish
+
+
+def pod_run(pod: k8s.V1Pod | None, read_log: ReadLog, *, none_ran: str) -> PodRun:
+    now = datetime.now(timezone.utc)
+    if pod is None:
+        return PodRun(None, "", "", now, now, none_ran)
+    term = terminated(pod)
+    message = (term.message if term else None) or ""
+    log = read_log(pod)
+    unfinished = None
+    if term is None:
+        unfinished = f"pod {pod.metadata.name} did not finish ({pod.status.phase if pod.status else 'Unknown'})"
+    return PodRun(
+        exit_code=term.exit_code if term else None, message=message, raw=log if log is not None else message,
+        started_at=(term.started_at if term else None) or now, finished_at=(term.finished_at if term else None) or now,
+        unfinished=unfinished,
+    )
 
 
 def producer_outcome(index: int, pod: k8s.V1Pod | None, *, client_id: str, load: ProducerLoad,
                      read_log: ReadLog) -> ProducerOutcome:
     """One instance's outcome from its pod, parsed with the same parser and rules as a local run."""
-    now = datetime.now(timezone.utc)
-    if pod is None:
-        return ProducerOutcome(
-            instance=index, client_id=client_id, status="failed", records_requested=load.num_records, exit_code=None,
-            output=ProducerOutput(windows=[], summary=None), raw_output="", started_at=now, finished_at=now,
-            error="no pod ran for this instance",
-        )
-    term = terminated(pod)
-    message = (term.message if term else None) or ""
-    log = read_log(pod)
-    raw = log if log is not None else message
-    output = perftools.parse_producer_output(raw)
-    from_message = perftools.parse_producer_output(message)
+    run = pod_run(pod, read_log, none_ran="no pod ran for this instance")
+    output = perftools.parse_producer_output(run.raw)
+    from_message = perftools.parse_producer_output(run.message)
     if from_message.summary is not None:  # the termination message is what the pod itself reported
         output = ProducerOutput(windows=output.windows, summary=from_message.summary,
                                 steady_state=from_message.steady_state or output.steady_state)
-    exit_code = term.exit_code if term else None
-    if term is None:
-        phase = pod.status.phase if pod.status else "Unknown"
-        error = f"pod {pod.metadata.name} did not finish ({phase})"
-    else:
-        error = producer_error(exit_code, output, load, raw)
+    error = run.unfinished or producer_error(run.exit_code, output, load, run.raw)
     return ProducerOutcome(
         instance=index, client_id=client_id, status="failed" if error else "ok", records_requested=load.num_records,
-        exit_code=exit_code, output=output, raw_output=raw,
-        started_at=_when(term.started_at if term else None), finished_at=_when(term.finished_at if term else None),
-        error=error,
+        exit_code=run.exit_code, output=output, raw_output=run.raw, started_at=run.started_at,
+        finished_at=run.finished_at, error=error,
     )
 
 
 def consumer_outcome(pod: k8s.V1Pod | None, *, load: ConsumerLoad, read_log: ReadLog) -> ConsumerOutcome:
-    now = datetime.now(timezone.utc)
-    term = terminated(pod) if pod is not None else None
-    message = (term.message if term else None) or ""
-    log = read_log(pod) if pod is not None else None
-    raw = log if log is not None else message
-    summary = perftools.parse_consumer_output(message) or perftools.parse_consumer_output(raw)
-    exit_code = term.exit_code if term else None
-    if pod is None:
-        error = "no pod ran for the consumer test"
-    elif term is None:
-        error = f"pod {pod.metadata.name} did not finish ({pod.status.phase if pod.status else 'Unknown'})"
-    else:
-        error = consumer_error(exit_code, summary, load, raw)
+    """The consumer test's outcome from its pod, with the same rules as a local run."""
+    run = pod_run(pod, read_log, none_ran="no pod ran for the consumer test")
+    summary = perftools.parse_consumer_output(run.message) or perftools.parse_consumer_output(run.raw)
+    error = run.unfinished or consumer_error(run.exit_code, summary, load, run.raw)
     return ConsumerOutcome(
-        status="failed" if error else "ok", messages_requested=load.num_records, exit_code=exit_code, summary=summary,
-        raw_output=raw, started_at=_when(term.started_at if term else now),
-        finished_at=_when(term.finished_at if term else now), error=error,
+        status="failed" if error else "ok", messages_requested=load.num_records, exit_code=run.exit_code,
+        summary=summary, raw_output=run.raw, started_at=run.started_at, finished_at=run.finished_at, error=error,
     )
 
 
@@ -350,18 +350,15 @@ class JobRunner:
             except ApiException as exc:
                 if exc.status != 404:
                     raise ClusterError(f"deleting {target}: {api_error(exc)}") from None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        def gone() -> bool:
             try:
                 self.batch.read_namespaced_job(job_name, self.namespace)
             except ApiException as exc:
-                if exc.status == 404 and not self.pods(job_name):
-                    return
-            else:
-                time.sleep(self.poll_s)
-                continue
-            time.sleep(self.poll_s)
-        raise ClusterError(f"Job {job_name} still there {timeout_s:.0f}s after it was deleted")
+                return exc.status == 404 and not self.pods(job_name)
+            return False
+
+        wait_until(gone, timeout_s, f"Job {job_name} and its pods deleted", interval=self.poll_s,
+                   error=ClusterError)
 
 
 def _terminal(pod: k8s.V1Pod) -> bool:

@@ -11,22 +11,25 @@ import base64
 import json
 import os
 import shutil
-import socket
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafkalab.kafka import admin
-from kafkalab.kafka.broker_config import BrokerSettings
-from kafkalab.kafka.distribution import BROKER_MAIN, STORAGE_TOOL_MAIN, KafkaDistribution
 from kafkalab.core.errors import ClusterError
 from kafkalab.core.net import LOOPBACK, free_port
 from kafkalab.core.processes import ManagedProcess
+from kafkalab.core.waiting import wait_until
+from kafkalab.kafka import admin
+from kafkalab.kafka.broker_config import BrokerSettings
+from kafkalab.kafka.distribution import BROKER_MAIN, STORAGE_TOOL_MAIN, KafkaDistribution
 from kafkalab.kafka.properties import write_properties
 from kafkalab.kafka.security import PLAINTEXT, ClusterSecurity, Endpoint
+from kafkalab.load import runner
+from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad
+from kafkalab.model import ConsumerOutcome, ProducerOutcome
+from kafkalab.platforms.base import FAULTS, REASSIGN, SCALE, SECURITY, Cluster, KafkaLevel
 
 CONTROLLER_ID_BASE = 1000  # controllers 1000.., brokers 0..N-1: distinct KRaft node ids
 # What a broker logs once it is registered, caught up, unfenced and serving (BrokerServer).
@@ -66,8 +69,8 @@ class Node:
 
 
 @dataclass
-class LocalCluster:
-    """A running (or stopped) local KRaft cluster."""
+class LocalCluster(Cluster):
+    """A running (or stopped) local KRaft cluster: every operation of the platform interface."""
 
     dist: KafkaDistribution
     run_dir: Path
@@ -77,12 +80,14 @@ class LocalCluster:
     cluster_id: str = field(default_factory=new_cluster_id)
     controllers: list[Node] = field(default_factory=list)
     brokers: list[Node] = field(default_factory=list)
-    # SASL and/or TLS on the broker listener (None: PLAINTEXT). See kafkalab/security.py.
+    # SASL and/or TLS on the broker listener (None: PLAINTEXT). See kafkalab/kafka/security.py.
     security: ClusterSecurity | None = field(default=None, repr=False)
     # Set only while kafkalab records the broker class-data archive (class_archives.py).
     record_class_archive: Path | None = None
+    kafka: KafkaLevel = field(default_factory=KafkaLevel, repr=False)
 
     platform = "local"
+    capabilities = frozenset({FAULTS, SCALE, REASSIGN, SECURITY})
 
     # -- layout -------------------------------------------------------------------------
 
@@ -108,10 +113,6 @@ class LocalCluster:
     @property
     def listener(self) -> str:
         return self.security.listener if self.security else "PLAINTEXT"
-
-    @property
-    def broker_ids(self) -> list[int]:
-        return [b.node_id for b in self.brokers]
 
     def _common_config(self, node: Node) -> dict[str, object]:
         return {
@@ -233,8 +234,9 @@ class LocalCluster:
                    on_ready: Callable[[admin.BrokerInfo], None] | None = None) -> list[admin.BrokerInfo]:
         """Readiness as the guide's `plan status deploy` COMPLETE: every broker registered."""
         expected = set(self.broker_ids if broker_ids is None else broker_ids)
-        return admin.wait_for_brokers(
-            self.endpoint, expected, timeout_s=timeout_s, on_ready=on_ready, is_alive=self.dead_node
+        return admin.wait_until_registered(
+            lambda: self.kafka.registered_brokers(self), expected, timeout_s=timeout_s, on_ready=on_ready,
+            is_alive=self.dead_node,
         )
 
     def remove_brokers(self, broker_ids: list[int], grace_s: float = 30) -> None:
@@ -245,7 +247,20 @@ class LocalCluster:
         self.brokers = [b for b in self.brokers if b.node_id not in broker_ids]
         self._write_pids()
 
-    # -- faults (kafkalab.faults) --------------------------------------------------------
+    # -- the load -----------------------------------------------------------------------
+
+    def run_producers(self, load: ProducerLoad, instances: int, *, client_prefix: str, spread: str = "any",
+                      on_line: LineSink | None = None, on_go: Callable[[], None] | None = None,
+                      ) -> list[ProducerOutcome]:
+        """JVMs on this machine behind kafkalab's start barrier (`spread` has nothing to choose here)."""
+        return runner.run_producers(self.dist, self.client_endpoint, load, instances, self.run_dir / load.topic,
+                                    client_prefix=client_prefix, on_line=on_line, on_go=on_go)
+
+    def run_consumer(self, load: ConsumerLoad, *, group: str, on_line: LineSink | None = None) -> ConsumerOutcome:
+        return runner.run_consumer(self.dist, self.client_endpoint, load, self.run_dir / load.topic, group=group,
+                                   on_line=on_line)
+
+    # -- faults (kafkalab.platforms.faults) ----------------------------------------------
 
     def broker_node(self, node_id: int) -> Node:
         for node in self.brokers:
@@ -282,33 +297,33 @@ class LocalCluster:
         self._write_pids()
         return offset
 
-    def wait_broker_back(self, node_id: int, log_offset: int, timeout_s: float = 120) -> None:
+    def wait_broker_back(self, node_id: int, since: int, timeout_s: float = 120) -> None:
         """Until the restarted broker logs that it started: registered, caught up, unfenced and serving.
 
-        Read from its own log (after `log_offset`) rather than asked of the cluster: right after
-        a SIGKILL the controller still lists the old incarnation until its session times out.
+        Read from its own log (after `since`, start_broker's log offset) rather than asked of the
+        cluster: right after a SIGKILL the controller still lists the old incarnation until its
+        session times out.
         """
         node = self.broker_node(node_id)
-        deadline = time.monotonic() + timeout_s
-        while True:
+
+        def serving() -> bool:
             with open(node.log_path, "rb") as log:
-                log.seek(log_offset)
+                log.seek(since)
                 if BROKER_STARTED_LINE in log.read():
-                    return
+                    return True
             code = node.process.poll() if node.process is not None else None
             if code is not None:
                 raise ClusterError(
                     f"{node.name} exited with code {code} after its restart: "
                     f"{_last_meaningful_line(node.process.output())} (log: {node.log_path})"
                 )
-            if time.monotonic() > deadline:
-                raise ClusterError(f"{node.name} not started {timeout_s:.0f}s after its restart (log: {node.log_path})")
-            time.sleep(0.2)
+            return False
 
-    def restart_broker(self, node_id: int, timeout_s: float = 120) -> None:
-        """start_broker, then wait_broker_back."""
-        offset = self.start_broker(node_id)
-        self.wait_broker_back(node_id, offset, timeout_s=timeout_s)
+        wait_until(serving, timeout_s, f"{node.name} serving after its restart", error=ClusterError,
+                   detail=lambda: f"log: {node.log_path}")
+
+    def down_brokers(self) -> list[int]:
+        return [n.node_id for n in self.brokers if n.process is not None and n.process.poll() is not None]
 
     def stop(self, grace_s: float = 10) -> None:
         """Stop brokers (in parallel, while the controllers can still take their shutdown), then controllers."""

@@ -255,15 +255,14 @@ _INSTANCE_FIELD = {
 }
 
 
-def explain(figure: PrintedFigure, experiment: ReferenceExperiment, computed: float | None = None) -> str:
+def explain(figure: PrintedFigure, experiment: ReferenceExperiment, computed: float | None) -> str:
     """Why a printed figure does not match its lines, when a simple reason fits; else ''.
 
     `computed` is the figure as v_reference_check computes it (its `computed` column, from
-    v_run_totals: the one definition of the totals). Without it, the same figure is worked
-    out from the lines here (for callers without a check row; pass it where there is one).
+    v_run_totals: the one definition of the totals); None when there is nothing to compare.
     """
     field_of = _INSTANCE_FIELD[figure.metric]
-    value = _computed_from_lines(figure, experiment) if computed is None else computed
+    value = None if computed is None else float(computed)
     if value is None:
         return ""
     step = Decimal(1).scaleb(-figure.decimals)
@@ -285,17 +284,6 @@ def explain(figure: PrintedFigure, experiment: ReferenceExperiment, computed: fl
     if _adjacent_swap(rounded, figure.text):
         reasons.append("the printed figure has two adjacent digits of it swapped")
     return f"computed {rounded}: " + ("; ".join(reasons) or "no simple explanation")
-
-
-def _computed_from_lines(figure: PrintedFigure, experiment: ReferenceExperiment) -> float | None:
-    """v_reference_check's `computed` without the database: per run, the instances' sum
-    (throughputs) or mean (latencies), averaged over the runs; None without a result line."""
-    per_run = []
-    for run in experiment.runs:
-        values = [getattr(p.output.summary, _INSTANCE_FIELD[figure.metric]) for p in run.producers if p.output.summary]
-        if values:
-            per_run.append(math.fsum(values) / (1 if figure.metric.startswith("total_") else len(values)))
-    return math.fsum(per_run) / len(per_run) if per_run else None
 
 
 def _adjacent_swap(a: str, b: str) -> bool:
