@@ -15,7 +15,8 @@ PostgreSQL) and runs a tiny experiment `--runs` times, cycling through the ways 
                 while its producers run (what the UI's Cancel button does)
 
 After each run it counts the JVMs whose command line points into the bench's run
-directories; at the end, after `kafkalab server down`, the JVMs, the Prefect server and worker.
+directories; at the end, after `kafkalab server down`, the JVMs, the Prefect server and worker,
+and any other Prefect API server (temporary, or the lasting one of CLI runs) of its data directory.
 """
 
 from __future__ import annotations
@@ -50,6 +51,20 @@ def jvms_under(directory: Path) -> list[str]:
         cmdline = " ".join(proc.info["cmdline"] or [])
         if "java" in (proc.info["name"] or "") and proc.info["status"] != psutil.STATUS_ZOMBIE and str(directory) in cmdline:
             found.append(cmdline)
+    return found
+
+
+def prefect_apis_of(data_dir: Path) -> list[int]:
+    """Pids of the live Prefect API servers (uvicorn, temporary or lasting) started for `data_dir`."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if ("prefect.server.api.server:create_app" in (proc.info["cmdline"] or [])
+                    and proc.info["status"] != psutil.STATUS_ZOMBIE
+                    and str(data_dir) in (proc.environ().get("KAFKALAB_DATA_DIR") or "")):
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
     return found
 
 
@@ -136,6 +151,7 @@ def main() -> None:
     time.sleep(2)
     jvms = jvms_under(root)
     others = [pid for pid in started_pids if psutil.pid_exists(pid)]
+    apis = prefect_apis_of(root / "data")
     pids_files = list(runs.glob("*/pids.json"))
     print()
     print("| run | how it ended | outcome | JVMs left after it |")
@@ -143,7 +159,8 @@ def main() -> None:
     for n, kind, outcome, left, _ in rows:
         print(f"| {n} | {kind} | {outcome} | {left} |")
     print()
-    print(f"at the end: {len(jvms)} JVMs, {len(others)} server/worker processes, {len(pids_files)} run directories "
+    print(f"at the end: {len(jvms)} JVMs, {len(others)} server/worker processes, {len(apis)} other Prefect APIs, "
+          f"{len(pids_files)} run directories "
           f"still claimed; {len(list(runs.glob('*/STALE')))} stale run directories found and reaped")
 
 

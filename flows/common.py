@@ -11,10 +11,10 @@ from uuid import UUID
 from prefect import get_run_logger
 from prefect.runtime import flow_run
 
-from kafkalab.experiment import steps as steps
+from kafkalab.experiment import steps
 from kafkalab.results import spool
 from kafkalab.model import RunRecord, StepTiming
-from kafkalab.platforms.local import LocalCluster
+from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec
 from kafkalab.results.store import Store
 from tasks.load import consumer_test, integrity, producer_fanout, records_in_topic
@@ -58,7 +58,7 @@ def timed(step: str, into: list[StepTiming]) -> Iterator[None]:
 
 def run_once(
     spec: ExperimentSpec,
-    cluster: LocalCluster,
+    cluster: Cluster,
     *,
     repetition: int,
     attempt: int,
@@ -81,23 +81,16 @@ def run_once(
     faults = steps.fault_injector(spec, cluster, on_progress=get_run_logger().info)
     try:
         with timed("create topic", timings):
-            record.topic = create_topic.with_options(
-                task_run_name=f"topic {topic} ({spec.topic.partitions} partitions, RF {spec.topic.replication_factor})"
-            )(spec, cluster, topic)
+            record.topic = create_topic(spec, cluster, topic)
         with timed("producers", timings):
-            record.producers = producer_fanout.with_options(
-                task_run_name=f"producers x{spec.producer.instances} {label}"
-                + (f", {len(spec.faults)} broker faults" if spec.faults else "")
-            )(spec, cluster, record.topic, faults)
+            record.producers = producer_fanout(spec, cluster, record.topic, faults, label=label)
         with timed("records in topic", timings):
             record.records_in_topic = records_in_topic(cluster, record.topic)
         if spec.consumer.enabled and all(p.status == "ok" for p in record.producers):
             with timed("consumer test", timings):
                 # what the topic holds: after a fault that lost records the consumer still
                 # measures reading; the loss itself is the integrity step's finding
-                record.consumer = consumer_test.with_options(task_run_name=f"consumer test {label}")(
-                    spec, cluster, record.topic, record.records_in_topic
-                )
+                record.consumer = consumer_test(spec, cluster, record.topic, record.records_in_topic, label=label)
         with timed("integrity", timings):
             integrity(spec, cluster, record.topic, record.producers, record.records_in_topic).apply(record)
         record.error = steps.run_error(record.producers, record.consumer)

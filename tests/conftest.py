@@ -92,6 +92,9 @@ def lab_env(tmp_path_factory: pytest.TempPathFactory, results_db_url: str) -> It
     try:
         yield env
     finally:
+        from kafkalab.app import prefect_api
+
+        prefect_api.stop()  # the lasting Prefect API that CLI runs under test started in this data dir
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

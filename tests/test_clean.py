@@ -1,12 +1,16 @@
 """`kafkalab clean`: run directories of dead kafkalab processes are found, what they left
-running is stopped and their data is removed; a live owner's directory is left alone."""
+running is stopped and their data is removed; a live owner's directory is left alone. A
+temporary Prefect API whose starting process was killed is stopped; one whose process
+still runs is left to it."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -67,3 +71,57 @@ def test_clean_stops_and_frees_stale_run_directories(tmp_path: Path) -> None:
             if process.is_running():
                 process.kill()
         psutil.wait_procs([orphan, kept], timeout=30)
+
+
+TEMPORARY_API = """
+import sys, time
+from prefect.server.api.server import SubprocessASGIServer
+server = SubprocessASGIServer()
+server.start(timeout=180)
+print(server.server_process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _start_temporary_api(data_dir: Path, prefect_home: Path) -> subprocess.Popen:
+    """A Python process that starts Prefect's temporary API server (as `kafkalab run` did
+    without a configured API) and prints the server's pid."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update({"KAFKALAB_DATA_DIR": str(data_dir), "PREFECT_HOME": str(prefect_home),
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
+    return subprocess.Popen([sys.executable, "-c", TEMPORARY_API], env=env, stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _server_of(owner: subprocess.Popen) -> psutil.Process:
+    line = owner.stdout.readline()
+    assert line.strip().isdigit(), f"the temporary API did not start (exit {owner.poll()})"
+    return psutil.Process(int(line))
+
+
+def test_clean_stops_a_temporary_prefect_api_whose_run_was_killed(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    killed_owner, live_owner = (_start_temporary_api(data_dir, tmp_path / name) for name in ("killed", "live"))
+    try:
+        orphan, kept = _server_of(killed_owner), _server_of(live_owner)
+        killed_owner.kill()  # SIGKILL: its temporary API is left without anyone who knows its port
+        killed_owner.wait(timeout=30)
+        time.sleep(0.5)  # until init has adopted it
+        out = _clean(data_dir)
+        assert f"stopped Prefect API pid {orphan.pid} (a temporary one whose kafkalab process is gone)" in out
+        psutil.wait_procs([orphan], timeout=30)
+        assert not orphan.is_running() or orphan.status() == psutil.STATUS_ZOMBIE
+        assert kept.is_running() and str(kept.pid) not in out  # its owner runs: it is the owner's to stop
+        assert _clean(data_dir).strip() == "nothing to clean"
+    finally:
+        for owner in (killed_owner, live_owner):
+            if owner.poll() is None:
+                os.killpg(owner.pid, signal.SIGKILL)
+            owner.wait(timeout=30)
+        # killpg took the live owner's server with it; the orphan was stopped by `clean` (or here)
+        left = [p for p in psutil.process_iter(["cmdline", "environ"])
+                if "prefect.server.api.server:create_app" in (p.info["cmdline"] or [])
+                and (p.info["environ"] or {}).get("KAFKALAB_DATA_DIR") == str(data_dir)]
+        for process in left:
+            process.kill()
+        psutil.wait_procs(left, timeout=30)

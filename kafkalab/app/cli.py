@@ -30,17 +30,22 @@ def _prefect_defaults() -> None:
     # This machine class has no route to Prefect's telemetry endpoint; skip the attempt.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
-    # The temporary API server a CLI run starts can take longer than Prefect's default
-    # 20 s on a small, busy machine.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    # With `kafkalab server up` running, CLI runs are recorded there too (and linked from
-    # `kafkalab results`) instead of on a temporary API that is gone afterwards.
-    if not os.environ.get("PREFECT_API_URL"):
-        from kafkalab.app import server
+    from prefect.settings import get_current_settings
 
-        state = server.running_state()
-        if state is not None and server.healthy(state):
-            os.environ["PREFECT_API_URL"] = state.api_url
+    if get_current_settings().api.url:  # PREFECT_API_URL, or the user's Prefect profile
+        return
+    from kafkalab.app import prefect_api, server
+
+    # With `kafkalab server up` running, CLI runs are recorded there (and linked from
+    # `kafkalab results`); else on the lasting local API, started by the first run and reused.
+    state = server.running_state()
+    if state is not None and server.healthy(state):
+        os.environ["PREFECT_API_URL"] = state.api_url
+    else:
+        os.environ["PREFECT_API_URL"] = prefect_api.ensure(say=lambda msg: print(f"kafkalab: {msg}", file=sys.stderr))
+    from prefect.context import refresh_global_settings_context
+
+    refresh_global_settings_context()  # Prefect read its settings when imported above
 
 
 # --------------------------------------------------------------------------- output
@@ -103,12 +108,10 @@ def _check_env_secrets(specs: list) -> None:
 def _check_broker_settings(specs: list) -> None:
     """Broker settings Kafka would refuse are refused now, in one line, before any JVM of a cluster starts."""
     from kafkalab.kafka import distribution
-    from kafkalab.experiment.steps import check_broker_settings
+    from kafkalab.platforms import check_broker_settings
 
     dists: dict[str, distribution.KafkaDistribution] = {}
     for spec in specs:
-        if spec.platform != "local":
-            continue
         if spec.kafka_version not in dists:
             dists[spec.kafka_version] = distribution.resolve(
                 spec.kafka_version, on_progress=lambda line: print(f"kafkalab: {line}", file=sys.stderr))
@@ -127,9 +130,11 @@ def _cancellation_is_an_error(name: str) -> Iterator[None]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from kafkalab.platforms import check_spec
     from kafkalab.spec import load_spec
 
     spec = load_spec(args.spec, args.set)  # validated before anything starts
+    check_spec(spec, source=str(args.spec))  # and what its platform cannot do yet
     _check_env_secrets([spec])
     _check_broker_settings([spec])
     _use_database(args.database_url)
@@ -154,10 +159,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from kafkalab.plan import plan_sweep, render_plan
+    from kafkalab.platforms import check_plan
     from kafkalab.spec import load_sweep
 
     sweep_spec = load_sweep(args.spec, args.set)
     plan = plan_sweep(sweep_spec)  # every cell validated before anything starts
+    check_plan(plan)  # and what its platform cannot do yet
     _check_env_secrets([cell.spec for cell in plan.cells])
     _check_broker_settings([cell.spec for cell in plan.cells])
     if args.dry_run:
@@ -275,7 +282,10 @@ def cmd_reference(args: argparse.Namespace) -> int:
         columns, rows = reference.check_rows(store)
     if not rows:
         raise KafkalabError("no reference loaded: run `kafkalab reference load` first")
-    explanations = {(e.name, f.metric): reference.explain(f, e) for e in data.experiments for f in e.printed}
+    computed = {(row[columns.index("experiment")], row[columns.index("metric")]): row[columns.index("computed")]
+                for row in rows}
+    explanations = {(e.name, f.metric): reference.explain(f, e, computed.get((e.name, f.metric)))
+                    for e in data.experiments for f in e.printed}
     keep = ["experiment", "statistic", "metric", "printed", "computed_rounded", "agrees"]
     # printed and computed_rounded as text: their decimals are the point (6865627.639, 267)
     table = [
@@ -325,6 +335,9 @@ def cmd_db(args: argparse.Namespace) -> int:
         database.check_connection(url)
         print(database.mask_url(url))
     elif args.action == "stop":
+        from kafkalab.app import prefect_api
+
+        prefect_api.stop(say=print)  # the background services of CLI runs go together
         stopped = database.stop()
         print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
     else:
@@ -338,10 +351,13 @@ def cmd_clean(args: argparse.Namespace) -> int:
     from kafkalab.core.paths import runs_dir
     from kafkalab.platforms.local import clean_stale_runs
 
+    from kafkalab.app import prefect_api
+
     cleaned = clean_stale_runs(runs_dir(), on_progress=lambda line: print(line))
     for run_dir, freed in cleaned:
         print(f"cleaned {run_dir}: {freed / 1e6:.1f} MB of data removed (configs and logs kept)")
-    if not cleaned:
+    stopped_apis = prefect_api.clean(say=print)  # and names the lasting one, which it keeps
+    if not cleaned and not stopped_apis:
         print("nothing to clean")
     return 0
 
@@ -376,14 +392,22 @@ def cmd_server(args: argparse.Namespace) -> int:
             print(f"deployment:  {d['name']}{note}  {state.ui_url}/deployments/deployment/{d['id']}")
         print("stop it all with `kafkalab server down`")
     elif args.action == "down":
-        server.down(say=print)
+        from kafkalab.app import prefect_api
+
+        stopped = server.down(say=print)
+        if prefect_api.stop(say=print):
+            stopped.append("prefect-api")
+        if not stopped:
+            print("nothing was running")
     elif args.action == "schedule":
         if len(args.target) != 2 or args.target[1] not in ("on", "off"):
             raise SpecError("server schedule: give a deployment and on|off, e.g. `kafkalab server schedule "
                             "experiment/guide-baseline-nightly on`")
         print("\n".join(server.set_schedules(args.target[0], args.target[1] == "on")))
     else:
-        print("\n".join(server.status_lines()))
+        from kafkalab.app import prefect_api
+
+        print("\n".join([*server.status_lines(), prefect_api.status_line()]))
     return 0
 
 
@@ -472,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=("url", "stop", "status"))
     db.set_defaults(func=cmd_db)
 
-    srv = with_db(sub.add_parser("server", help="Prefect server on PostgreSQL + worker + deployments: up | down | status | schedule"))
+    srv = with_db(sub.add_parser("server", help="Prefect server on PostgreSQL + worker + deployments: up | down | status | schedule; down also stops the local Prefect API of CLI runs"))
     srv.add_argument("action", choices=("up", "down", "status", "schedule"))
     srv.add_argument("target", nargs="*", metavar="DEPLOYMENT on|off",
                      help="for `schedule`: turn a deployment's schedules on or off, e.g. guide-baseline-nightly on")

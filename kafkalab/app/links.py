@@ -55,11 +55,10 @@ def flow_run_links(flow_run_ids: Sequence[str | None], env: Mapping[str, str] | 
 
 
 def _known_flow_runs(api: str, ids: list[str]) -> list[str]:
-    from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     try:
-        with SyncPrefectClient(api, httpx_settings={"timeout": 5}) as client:
+        with server.client(api) as client:
             runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)), limit=len(ids))
     except Exception:  # noqa: BLE001 - the server does not answer: no links rather than guesses
         return []

@@ -18,7 +18,10 @@ server.log, worker.log (the worker and the flow runs it starts), register.log. E
 change holds an flock on `lock`, so two `up` calls find one server. `down` stops the worker
 (and the flow runs and JVMs under it), then the server, then PostgreSQL if `up` started it.
 
-No Prefect import: the processes are Prefect's own CLI, and the API is asked over HTTP.
+The processes are Prefect's own CLI; the API is asked through Prefect's client
+(SyncPrefectClient), imported where it is used. The pieces that start, track and stop a
+background process (Proc, spawn, stop_tree, locked) serve the lasting API of CLI runs
+too (kafkalab/app/prefect_api.py).
 """
 
 from __future__ import annotations
@@ -30,12 +33,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -49,6 +49,7 @@ from kafkalab.results import database
 from kafkalab.core import paths
 from kafkalab.core.errors import EnvironmentProblem, SpecError
 from kafkalab.core.net import free_port, port_is_free
+from kafkalab.core.waiting import wait_until
 
 HOST = "127.0.0.1"
 POOL = "kafkalab-local"
@@ -63,6 +64,7 @@ WORKER_START_TIMEOUT_S = 90
 REGISTER_TIMEOUT_S = 300
 STOP_GRACE_S = 20
 WORKER_QUERY_SECONDS = 2
+API_TIMEOUT_S = 5  # one request to a loopback API
 
 Say = Callable[[str], None]
 
@@ -156,10 +158,10 @@ def running_state() -> ServerState | None:
 
 
 @contextlib.contextmanager
-def _locked() -> Iterator[None]:
-    d = server_dir()
-    d.mkdir(parents=True, exist_ok=True)
-    with open(d / "lock", "a") as handle:
+def locked(directory: Path) -> Iterator[None]:
+    """An flock on `directory`/lock: one kafkalab process at a time changes what it tracks there."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
@@ -176,7 +178,7 @@ def up(
     say: Say = print,
 ) -> ServerState:
     """Start what is not running yet (server, deployments, worker); return the state."""
-    with _locked():
+    with locked(server_dir()):
         state = running_state()
         if state is not None:
             say(f"Prefect server already running (pid {state.server.pid}) at {state.ui_url}")
@@ -274,7 +276,7 @@ def _choose_port(requested: int | None, remembered: int | None) -> int:
     return free_port(HOST)
 
 
-def _spawn(command: list[str], log: Path, env: dict[str, str]) -> Proc:
+def spawn(command: list[str], log: Path, env: dict[str, str]) -> Proc:
     """A background process in its own session, output appended to `log`."""
     with open(log, "ab") as out:
         out.write(f"\n--- {datetime.now(timezone.utc).isoformat(timespec='seconds')} {' '.join(command)}\n".encode())
@@ -325,12 +327,12 @@ def _start_server(port: int | None, prefect_database_url: str | None, max_runs: 
     env.pop("PREFECT_UI_URL", None)
     command = [_prefect_prog(), "--no-prompt", "server", "start", "--host", HOST, "--port", str(chosen), "--analytics-off"]
     say(f"starting Prefect server on {base} (database {state.prefect_database})")
-    state.server = _spawn(command, server_dir() / "server.log", env)
+    state.server = spawn(command, server_dir() / "server.log", env)
     _write_state(state)
     try:
         _wait_healthy(state, timeout_s=SERVER_START_TIMEOUT_S)
     except BaseException:
-        _stop_tree(state.server)
+        stop_tree(state.server)
         state.server = None
         if started_pg:
             database.stop()
@@ -378,109 +380,123 @@ def _start_worker(state: ServerState, say: Say) -> None:
     # Prefect's default poll is every 10 s; a loopback server can take a query every 2 s, and
     # "Run" in the UI then starts within seconds.
     env.setdefault("PREFECT_WORKER_QUERY_SECONDS", str(WORKER_QUERY_SECONDS))
-    state.worker = _spawn(command, server_dir() / "worker.log", env)
+    log = server_dir() / "worker.log"
+    worker = state.worker = spawn(command, log, env)
     _write_state(state)
-    deadline = time.monotonic() + WORKER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not state.worker.alive():
-            raise EnvironmentProblem(f"the worker exited: {_log_tail(server_dir() / 'worker.log')}")
-        if _worker_online(state, since=started - 1):
-            return
-        time.sleep(0.5)
-    raise EnvironmentProblem(f"the worker did not come online within {WORKER_START_TIMEOUT_S} s; see {server_dir() / 'worker.log'}")
+
+    def online() -> bool:
+        if not worker.alive():
+            raise EnvironmentProblem(f"the worker exited: {_log_tail(log)}")
+        return _worker_online(state, since=started - 1)
+
+    wait_until(online, WORKER_START_TIMEOUT_S, f"the worker online on work pool {state.pool}", interval=0.5,
+               detail=lambda: f"see {log}", error=EnvironmentProblem)
 
 
-# --------------------------------------------------------------------------- HTTP
+# --------------------------------------------------------------------------- the API, through Prefect's client
 
 
-def _request(url: str, body: Any = None, timeout: float = 5, method: str | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method or ("GET" if body is None else "POST"),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback URL we built
-        raw = resp.read().decode(errors="replace")
+def client(api_url: str):
+    """Prefect's client of the API at `api_url`, with a short timeout (a loopback API answers at once)."""
+    from prefect.client.orchestration import SyncPrefectClient
+
+    return SyncPrefectClient(api_url, httpx_settings={"timeout": API_TIMEOUT_S})
+
+
+def api_healthy(api_url: str) -> bool:
+    """Whether the Prefect API at `api_url` answers its health check."""
     try:
-        return json.loads(raw)
-    except ValueError:
-        return raw  # a page of the UI
+        with client(api_url) as api:
+            return api.api_healthcheck() is None
+    except Exception:  # noqa: BLE001 - an API that cannot even be asked is not healthy
+        return False
 
 
 def healthy(state: ServerState) -> bool:
-    try:
-        return _request(f"{state.api_url}/health", timeout=3) is True
-    except (OSError, ValueError, urllib.error.URLError):
+    return api_healthy(state.api_url)
+
+
+def wait_healthy(api_url: str, proc: Proc | None, log: Path, what: str, timeout_s: float) -> None:
+    """Until the API at `api_url` answers; EnvironmentProblem naming the log when `proc` exits first
+    or `timeout_s` passes."""
+    def answering() -> bool:
+        if api_healthy(api_url):
+            return True
+        if proc is None or not proc.alive():
+            raise EnvironmentProblem(f"{what} exited: {_log_tail(log)}")
         return False
+
+    wait_until(answering, timeout_s, f"{what} answering at {api_url}", interval=0.5, detail=lambda: f"see {log}",
+               error=EnvironmentProblem)
 
 
 def _wait_healthy(state: ServerState, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if healthy(state):
-            return
-        if state.server is None or not state.server.alive():
-            raise EnvironmentProblem(f"the Prefect server exited: {_log_tail(server_dir() / 'server.log')}")
-        time.sleep(0.5)
-    raise EnvironmentProblem(f"the Prefect server did not answer within {timeout_s:.0f} s; see {server_dir() / 'server.log'}")
+    wait_healthy(state.api_url, state.server, server_dir() / "server.log", "the Prefect server", timeout_s)
 
 
 def ui_ready(state: ServerState) -> bool:
+    """Whether the UI serves its page (a page, not the API: plain HTTP)."""
+    import httpx
+
     try:
-        page = _request(state.ui_url + "/", timeout=5)
-    except (OSError, ValueError, urllib.error.URLError):
+        page = httpx.get(state.ui_url + "/", timeout=API_TIMEOUT_S)
+    except httpx.HTTPError:
         return False
-    return isinstance(page, str) and "<html" in page.lower()
+    return page.status_code == 200 and "<html" in page.text.lower()
 
 
 def _wait_ui(state: ServerState, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not ui_ready(state):
-        if time.monotonic() > deadline:
-            raise EnvironmentProblem(f"the Prefect UI at {state.ui_url} did not answer; see {server_dir() / 'server.log'}")
-        time.sleep(0.5)
-
-
-def _workers(state: ServerState) -> list[dict[str, Any]]:
-    try:
-        found = _request(f"{state.api_url}/work_pools/{state.pool}/workers/filter", body={})
-    except (OSError, ValueError, urllib.error.URLError):
-        return []
-    return found if isinstance(found, list) else []
+    wait_until(lambda: ui_ready(state), timeout_s, f"the Prefect UI at {state.ui_url}", interval=0.5,
+               detail=lambda: f"see {server_dir() / 'server.log'}", error=EnvironmentProblem)
 
 
 def _worker_online(state: ServerState, since: float = 0) -> bool:
-    for worker in _workers(state):
-        if worker.get("name") != WORKER_NAME or worker.get("status") != "ONLINE":
-            continue
-        beat = worker.get("last_heartbeat_time")
-        try:
-            at = datetime.fromisoformat(str(beat).replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            continue
-        if at >= since:
-            return True
-    return False
+    """Whether our worker is ONLINE with a heartbeat at or after `since` (epoch seconds)."""
+    try:
+        with client(state.api_url) as api:
+            workers = api.read_workers_for_work_pool(state.pool)
+    except Exception:  # noqa: BLE001 - no pool yet, or no answer: not online
+        return False
+    return any(
+        w.name == WORKER_NAME and w.status.value == "ONLINE"
+        and w.last_heartbeat_time is not None and w.last_heartbeat_time.timestamp() >= since
+        for w in workers
+    )
 
 
 def deployments(state: ServerState) -> list[dict[str, Any]]:
     """Deployments on the server: name (flow/deployment), id, schedules (slug, active, cron or interval)."""
     try:
-        found = _request(f"{state.api_url}/deployments/filter", body={"limit": 200})
-        flows = {f["id"]: f["name"] for f in _request(f"{state.api_url}/flows/filter", body={"limit": 200})}
-    except (OSError, ValueError, urllib.error.URLError):
+        with client(state.api_url) as api:
+            found = api.read_deployments(limit=200)
+            flows = {f.id: f.name for f in api.read_flows(limit=200)}
+    except Exception:  # noqa: BLE001 - a server that does not answer has no deployments to show
         return []
     out = []
     for d in found:
         out.append({
-            "id": d["id"], "name": f"{flows.get(d['flow_id'], '?')}/{d['name']}", "paused": d.get("paused"),
-            "schedules": [{"id": s.get("id"), "slug": s.get("slug"), "active": s.get("active"),
-                           "schedule": s.get("schedule")} for s in d.get("schedules") or []],
+            "id": str(d.id), "name": f"{flows.get(d.flow_id, '?')}/{d.name}", "paused": d.paused,
+            "schedules": [{"id": str(s.id), "slug": s.slug, "active": s.active, "schedule": _schedule_fields(s.schedule)}
+                          for s in d.schedules or []],
         })
     return sorted(out, key=lambda d: d["name"])
+
+
+def _schedule_fields(schedule: Any) -> dict[str, Any]:
+    """A schedule as plain fields (cron, timezone, interval in seconds, rrule)."""
+    if schedule is None:
+        return {}
+    fields = schedule.model_dump(mode="json", exclude_none=True)
+    if getattr(schedule, "interval", None) is not None:
+        fields["interval"] = schedule.interval.total_seconds()
+    return fields
 
 
 def set_schedules(name: str, active: bool) -> list[str]:
     """Turn the schedules of deployment `name` (`flow/deployment`, or the deployment's own
     name) on or off on the running server; one line per schedule changed."""
+    from uuid import UUID
+
     state = running_state()
     if state is None or not healthy(state):
         raise EnvironmentProblem("no Prefect server runs: start it with `kafkalab server up`")
@@ -489,14 +505,14 @@ def set_schedules(name: str, active: bool) -> list[str]:
     if not found:
         raise SpecError(f"server schedule: no deployment {name!r} (deployments: {', '.join(d['name'] for d in known)})")
     lines = []
-    for d in found:
-        if not d["schedules"]:
-            lines.append(f"{d['name']}: has no schedule")
-        for sched in d["schedules"]:
-            _request(f"{state.api_url}/deployments/{d['id']}/schedules/{sched['id']}", body={"active": active},
-                     method="PATCH")
-            lines.append(f"{d['name']}: schedule {sched['slug'] or sched['id']} ({_describe(sched['schedule'])}) "
-                         + ("on" if active else "paused"))
+    with client(state.api_url) as api:
+        for d in found:
+            if not d["schedules"]:
+                lines.append(f"{d['name']}: has no schedule")
+            for sched in d["schedules"]:
+                api.update_deployment_schedule(UUID(d["id"]), UUID(sched["id"]), active=active)
+                lines.append(f"{d['name']}: schedule {sched['slug'] or sched['id']} ({_describe(sched['schedule'])}) "
+                             + ("on" if active else "paused"))
     return lines
 
 
@@ -549,16 +565,16 @@ def status_lines() -> list[str]:
 
 
 def down(say: Say = print) -> list[str]:
-    """Stop the worker (and its flow runs), the server, and PostgreSQL if `up` started it."""
+    """Stop the worker (and its flow runs), the server, and PostgreSQL if `up` started it;
+    return what was stopped (the caller says when that is nothing)."""
     stopped: list[str] = []
-    with _locked():
+    with locked(server_dir()):
         state = read_state()
         if state is None:
-            say("nothing to stop: no server started by `kafkalab server up`")
             return stopped
         for name in ("worker", "server"):
             proc: Proc | None = getattr(state, name)
-            if proc is not None and _stop_tree(proc):
+            if proc is not None and stop_tree(proc):
                 say(f"{name} stopped (pid {proc.pid})")
                 stopped.append(name)
             setattr(state, name, None)
@@ -570,18 +586,16 @@ def down(say: Say = print) -> list[str]:
         elif database.status().running:
             say("embedded PostgreSQL left running (it was running before `server up`; `kafkalab db stop` stops it)")
         _write_state(state)
-        if not stopped:
-            say("nothing was running")
     return stopped
 
 
 def _stop_leftovers(state: ServerState | None, say: Say) -> None:
     """A worker left from a server that died: stop it before starting anew."""
-    if state is not None and state.worker is not None and _stop_tree(state.worker):
+    if state is not None and state.worker is not None and stop_tree(state.worker):
         say(f"stopped a worker left from an earlier server (pid {state.worker.pid})")
 
 
-def _stop_tree(proc: Proc | None, grace_s: float = STOP_GRACE_S) -> bool:
+def stop_tree(proc: Proc | None, grace_s: float = STOP_GRACE_S) -> bool:
     """SIGTERM `proc` and everything under it (flow runs, their JVMs); SIGKILL what outlives the grace."""
     root = proc.process() if proc is not None else None
     if root is None:
@@ -591,7 +605,7 @@ def _stop_tree(proc: Proc | None, grace_s: float = STOP_GRACE_S) -> bool:
     except psutil.Error:
         tree = [root]
     with contextlib.suppress(OSError):
-        os.killpg(root.pid, signal.SIGTERM)  # the session `_spawn` gave it
+        os.killpg(root.pid, signal.SIGTERM)  # the session `spawn` gave it
     for p in tree:
         with contextlib.suppress(psutil.Error):
             p.terminate()
