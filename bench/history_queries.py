@@ -82,7 +82,7 @@ def generate(url: str, runs: int, windows: int) -> dict[str, float]:
         FROM generate_series(0, {runs - 1}) i
         JOIN experiments e ON e.name = format('exp-%s', lpad((1 + i % {EXPERIMENTS})::text, 3, '0'))
         """,
-        f"""
+        """
         INSERT INTO producer_results (run_id, instance, client_id, status, exit_code, records_requested,
             records, records_per_sec, mb_per_sec, avg_latency_ms, max_latency_ms, p50_ms, p95_ms, p99_ms,
             p999_ms, raw_output, started_at, finished_at)

@@ -78,15 +78,13 @@ def _state_file() -> Path:
 
 def read_state() -> ApiState | None:
     try:
-        return ApiState.from_json(json.loads(_state_file().read_text()))
-    except (OSError, ValueError, TypeError, KeyError):
+        return ApiState.from_json(paths.read_json(_state_file()))
+    except (ValueError, TypeError, KeyError):
         return None
 
 
 def _write_state(state: ApiState) -> None:
-    tmp = api_dir() / "state.json.tmp"
-    tmp.write_text(json.dumps(asdict(state), indent=2) + "\n")
-    tmp.replace(_state_file())
+    paths.write_atomically(_state_file(), json.dumps(asdict(state), indent=2) + "\n")
 
 
 def running() -> ApiState | None:

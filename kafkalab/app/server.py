@@ -132,16 +132,14 @@ def _state_file() -> Path:
 
 def read_state() -> ServerState | None:
     try:
-        return ServerState.from_json(json.loads(_state_file().read_text()))
-    except (OSError, ValueError, TypeError, KeyError):
+        return ServerState.from_json(paths.read_json(_state_file()))
+    except (ValueError, TypeError, KeyError):
         return None
 
 
 def _write_state(state: ServerState) -> None:
     d = server_dir()
-    tmp = d / "state.json.tmp"
-    tmp.write_text(json.dumps(asdict(state), indent=2) + "\n")
-    tmp.replace(_state_file())
+    paths.write_atomically(_state_file(), json.dumps(asdict(state), indent=2) + "\n")
     for name in ("server", "worker"):
         proc: Proc | None = getattr(state, name)
         pid_file = d / f"{name}.pid"

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from kafkalab.core.errors import EnvironmentProblem
-from kafkalab.core.paths import cache_dir
+from kafkalab.core.paths import cache_dir, write_atomically
 
 DEFAULT_KAFKA_VERSION = "4.4.0"
 MIN_JAVA = 17
@@ -142,9 +142,7 @@ class KafkaDistribution:
         names = sorted(set(re.findall(r'id="brokerconfigs_([^"]+)"', proc.stdout)))
         if proc.returncode != 0 or len(names) < 50:
             raise EnvironmentProblem(f"could not read the broker config names of Kafka {self.version} from {self.libs}")
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text("\n".join(names) + "\n")
-        tmp.replace(cache)
+        write_atomically(cache, "\n".join(names) + "\n")
         return frozenset(names)
 
     def start_barrier(self) -> Path | None:

@@ -19,7 +19,6 @@ import os
 import pwd
 import re
 import shlex
-import socket
 import stat
 import subprocess
 import tempfile
@@ -266,14 +265,12 @@ class EmbeddedServer:
 
     def _stored_port(self) -> int | None:
         try:
-            return int(json.loads(self._state_file.read_text())["port"])
-        except (OSError, ValueError, KeyError, TypeError):
+            return int(paths.read_json(self._state_file)["port"])
+        except (ValueError, KeyError, TypeError):
             return None
 
     def _store_port(self, port: int) -> None:
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"port": port}) + "\n")
-        tmp.replace(self._state_file)
+        paths.write_atomically(self._state_file, json.dumps({"port": port}) + "\n")
 
     def _postmaster(self) -> tuple[int, int, str] | None:
         """(pid, port, status) of a live server of this pgdata, from postmaster.pid."""
