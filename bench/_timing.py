@@ -15,10 +15,13 @@ KAFKALAB = [sys.executable, "-m", "kafkalab"]
 PERF_STEPS = ("producers", "consumer test")
 
 
-def timed_command(args: list[str]) -> float:
-    """Wall time of one kafkalab command (it must succeed)."""
+def timed_command(args: list[str], *, checkout: Path = REPO) -> float:
+    """Wall time of one kafkalab command (it must succeed), with the code of `checkout`
+    (another commit's tree, e.g. for a before/after comparison; `python -m` imports from the cwd)."""
+    # Commits before the package layout had their command in kafkalab.cli.
+    command = KAFKALAB if (checkout / "kafkalab" / "__main__.py").exists() else [*KAFKALAB[:-1], "kafkalab.cli"]
     started = time.perf_counter()
-    proc = subprocess.run([*KAFKALAB, *args], cwd=REPO, env=os.environ.copy(), capture_output=True, text=True)
+    proc = subprocess.run([*command, *args], cwd=checkout, env=os.environ.copy(), capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
