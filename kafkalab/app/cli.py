@@ -43,6 +43,8 @@ def _prefect_defaults() -> None:
         os.environ["PREFECT_API_URL"] = state.api_url
     else:
         os.environ["PREFECT_API_URL"] = prefect_api.ensure(say=lambda msg: print(f"kafkalab: {msg}", file=sys.stderr))
+        # It serves no UI: no "View at" line or artifact link to a page that does not exist.
+        os.environ.setdefault("PREFECT_UI_URL", "")
     from prefect.context import refresh_global_settings_context
 
     refresh_global_settings_context()  # Prefect read its settings when imported above
