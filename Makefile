@@ -1,7 +1,7 @@
 # kafkalab: two commands do all the set-up on a fresh machine.
 #   make quickstart   venv, dependencies, Kafka jars, then runs experiments/quickstart.yaml
 #   make test         the whole test suite (what CI runs)
-# Prerequisites: Python 3.11+, Java 17+, Maven, make.
+# Prerequisites: Python 3.11+, Java 17+, Maven, Go (for the Kubernetes test bed), make.
 
 PYTHON ?= python3
 VENV   := .venv
