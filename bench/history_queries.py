@@ -23,9 +23,9 @@ from pathlib import Path
 
 from _db import bench_database
 
+from kafkalab.model import ProducerOutcome, ProducerOutput, ProducerSummary, ProducerWindow, RunRecord
 from kafkalab.reports import queries, reference
 from kafkalab.reports.htmlreport import write_report
-from kafkalab.model import ProducerOutcome, ProducerOutput, ProducerSummary, ProducerWindow, RunRecord
 from kafkalab.results.store import Store
 
 EXPERIMENTS = 200

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kafkalab.kafka import perftools  # noqa: E402
 from kafkalab.core.errors import SpecError  # noqa: E402
+from kafkalab.kafka import perftools  # noqa: E402
 from kafkalab.plan import plan_sweep  # noqa: E402
 from kafkalab.spec import apply_override, load_spec, parse_spec, parse_sweep  # noqa: E402
 from tests.spec_strategies import BASE, KEYS, values  # noqa: E402

@@ -5,18 +5,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
-
 from uuid import UUID
 
 from prefect import get_run_logger
 from prefect.runtime import flow_run
 
 from kafkalab.experiment import steps
-from kafkalab.results import spool
 from kafkalab.model import RunRecord, StepTiming
 from kafkalab.platforms import Cluster
-from kafkalab.spec import ExperimentSpec
+from kafkalab.results import spool
 from kafkalab.results.store import Store
+from kafkalab.spec import ExperimentSpec
 from tasks.load import consumer_test, integrity, producer_fanout, records_in_topic
 from tasks.topics import create_topic
 

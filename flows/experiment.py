@@ -9,15 +9,15 @@ whatever happened before it.
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
-from prefect.states import Cancelled
 from prefect.runtime import flow_run
+from prefect.states import Cancelled
 
 from flows.common import CancelRequested, run_once, stop_if_cancelled, timed
-from kafkalab.experiment import steps
 from kafkalab.core.errors import KafkalabError
+from kafkalab.core.processes import install_signal_handlers
+from kafkalab.experiment import steps
 from kafkalab.experiment.launch import SpecOverrides, request_name, resolve_spec
 from kafkalab.model import RunRecord, StepTiming
-from kafkalab.core.processes import install_signal_handlers
 from kafkalab.spec import ExperimentSpec
 from tasks.cluster import endpoints, fetch_kafka, install_framework, teardown, wait_broker_ready
 from tasks.results import prepare_store, publish_results, store_or_spool

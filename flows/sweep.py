@@ -10,21 +10,27 @@ repetition) pairs without a successful run, so an interrupted sweep goes on wher
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
-from prefect.states import Cancelled
 from prefect.runtime import flow_run
+from prefect.states import Cancelled
 
 from flows.common import CancelRequested, run_once, stop_if_cancelled
-from kafkalab.experiment import steps
 from kafkalab.core.errors import KafkalabError
-from kafkalab.model import RunRecord
 from kafkalab.core.paths import runs_dir
+from kafkalab.core.processes import install_signal_handlers
+from kafkalab.experiment import steps
+from kafkalab.model import RunRecord
 from kafkalab.plan import Cell, plan_sweep
 from kafkalab.platforms import Cluster, check_plan
-from kafkalab.core.processes import install_signal_handlers
-from kafkalab.spec import SweepSpec
 from kafkalab.reports.summary import run_summary_rows
+from kafkalab.spec import SweepSpec
 from tasks.cluster import (
-    endpoints, fetch_kafka, install_framework, reassign_partitions, scale_brokers, teardown, wait_broker_ready,
+    endpoints,
+    fetch_kafka,
+    install_framework,
+    reassign_partitions,
+    scale_brokers,
+    teardown,
+    wait_broker_ready,
 )
 from tasks.results import prepare_store, store_or_spool
 from tasks.sweeps import advance_progress, close_sweep, open_sweep, publish_cells, publish_report, start_progress

@@ -7,6 +7,7 @@ from typing import Any
 
 from prefect import get_run_logger
 
+from kafkalab import platforms
 from kafkalab.core import secrets
 from kafkalab.experiment import steps
 from kafkalab.kafka import distribution
@@ -37,7 +38,7 @@ def fetch_kafka(version: str) -> KafkaDistribution:
 @kafkalab_task(name="install framework", task_run_name="install framework: {spec.cluster.brokers} brokers")
 def install_framework(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path) -> Cluster:
     logger = get_run_logger()
-    cluster = steps.deploy_cluster(spec, dist, run_dir, on_progress=logger.info)
+    cluster = platforms.deploy(spec, dist, run_dir, on_progress=logger.info)
     logger.info("run directory %s", run_dir)
     return cluster
 
@@ -52,7 +53,7 @@ def wait_broker_ready(cluster: Cluster, broker_id: int, timeout_s: float) -> str
 
 @kafkalab_task(name="endpoints")
 def endpoints(cluster: Cluster) -> str:
-    servers = steps.open_endpoints(cluster)
+    servers = cluster.open_endpoints()  # a SCRAM user is created now that the brokers are up
     protocol = cluster.security.protocol if cluster.security else "PLAINTEXT"
     get_run_logger().info("bootstrap servers: %s (%s)", servers, protocol)
     return servers
@@ -80,7 +81,7 @@ def scale_brokers(cluster: Cluster, to_brokers: int) -> list[int]:
         added = steps.scale_up(cluster, to_brokers, on_progress=logger.info)
         logger.info("added brokers %s", added)
         return added
-    steps.scale_down(cluster, to_brokers, on_progress=logger.info)
+    cluster.scale_down(to_brokers, on_progress=logger.info)
     return []
 
 
@@ -90,9 +91,8 @@ def _reassign_run_name(parameters: dict[str, Any]) -> str:
 
 @kafkalab_task(name="reassign partitions", task_run_name=_reassign_run_name)
 def reassign_partitions(cluster: Cluster, timeout_s: float) -> int:
-    moved = steps.reassign_partitions(cluster, timeout_s)
-    get_run_logger().info(
-        "reassigned %d partitions of %d topics onto brokers %s",
-        sum(len(a) for a in moved.values()), len(moved), cluster.broker_ids,
-    )
-    return sum(len(a) for a in moved.values())
+    moved = cluster.reassign(timeout_s)
+    partitions = sum(len(assignment) for assignment in moved.values())
+    get_run_logger().info("reassigned %d partitions of %d topics onto brokers %s", partitions, len(moved),
+                          cluster.broker_ids)
+    return partitions

@@ -51,7 +51,7 @@ def consumer_test(spec: ExperimentSpec, cluster: Cluster, topic: str, records_he
 
 @kafkalab_task(name="records in topic", **KAFKA_RETRIES)
 def records_in_topic(cluster: Cluster, topic: str) -> int:
-    count = steps.records_in_topic(cluster, topic)
+    count = cluster.records_in_topic(topic)
     get_run_logger().info("topic %s holds %d records", topic, count)
     return count
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from kafkalab.results import spool
 from kafkalab.model import RunRecord
+from kafkalab.reports.summary import experiment_markdown, flow_run_url, run_summary_rows, stored_totals
+from kafkalab.results import spool
 from kafkalab.results.store import Store
-from kafkalab.reports.summary import experiment_markdown, flow_run_url, run_summary_rows
 from tasks import DATABASE_RETRIES, kafkalab_task
 
 
@@ -43,14 +43,16 @@ def store_or_spool(record: RunRecord) -> int | None:
 
 @kafkalab_task(name="results table")
 def publish_results(experiment: str, records: list[RunRecord], run_ids: list[int]) -> None:
+    totals = stored_totals(run_ids)  # one read of v_run_totals for both artifacts
     create_table_artifact(
         key=_artifact_key(experiment),
-        table=run_summary_rows(records, run_ids),
+        table=run_summary_rows(records, run_ids, totals=totals),
         description=f"kafkalab experiment **{experiment}**: one row per run; totals are sums across producer instances.",
     )
     create_markdown_artifact(
         key=_artifact_key(experiment) + "-summary",
-        markdown=experiment_markdown(experiment, records, run_ids, flow_run_url=_this_flow_run_url()),
+        markdown=experiment_markdown(experiment, records, run_ids, flow_run_url=_this_flow_run_url(),
+                                     totals=totals),
         description=f"kafkalab experiment **{experiment}**: runs, totals and links.",
     )
 

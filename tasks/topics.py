@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from prefect import get_run_logger
 
-from kafkalab.experiment import steps
 from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec
 from tasks import KAFKA_RETRIES, kafkalab_task
@@ -13,7 +12,7 @@ from tasks import KAFKA_RETRIES, kafkalab_task
 @kafkalab_task(name="create topic", **KAFKA_RETRIES,
                task_run_name="topic {name} ({spec.topic.partitions} partitions, RF {spec.topic.replication_factor})")
 def create_topic(spec: ExperimentSpec, cluster: Cluster, name: str) -> str:
-    topic = steps.create_topic(spec, cluster, name)
+    topic = cluster.create_topic(spec.topic, name)
     get_run_logger().info(
         "created topic %s (%d partitions, replication %d)", topic, spec.topic.partitions, spec.topic.replication_factor
     )
@@ -22,5 +21,5 @@ def create_topic(spec: ExperimentSpec, cluster: Cluster, name: str) -> str:
 
 @kafkalab_task(name="smoke test", **KAFKA_RETRIES)
 def smoke_test(spec: ExperimentSpec, cluster: Cluster) -> None:
-    message = steps.smoke_test(spec, cluster)
+    message = cluster.smoke_test()
     get_run_logger().info("produced and read back: %s", message)

@@ -9,16 +9,14 @@ of its own per test. Neither touches DATABASE_URL or KAFKALAB_DATA_DIR.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
-import psycopg
 import pytest
-from psycopg import sql
 
 from kafkalab.results import database
+from tests.databases import fresh_database
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +43,8 @@ def results_db_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def fresh_db_url(results_db_url: str) -> Iterator[str]:
     """A new, empty database on the results server, dropped after the test."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    url = database.ensure_database(name, server_url=results_db_url)
-    yield url
-    with psycopg.connect(results_db_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(results_db_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session", autouse=True)

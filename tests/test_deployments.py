@@ -13,14 +13,13 @@ import jsonschema
 import pytest
 import yaml
 
-from kafkalab.kafka import perftools
-
 from kafkalab.app import links
-from kafkalab.reports import summary
-from kafkalab.kafka.distribution import DEFAULT_KAFKA_VERSION
 from kafkalab.core.errors import SpecError
 from kafkalab.experiment.launch import SpecOverrides, request_name, resolve_spec
+from kafkalab.kafka import perftools
+from kafkalab.kafka.distribution import DEFAULT_KAFKA_VERSION
 from kafkalab.model import ProducerOutcome, RunRecord
+from kafkalab.reports import summary
 from kafkalab.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[1]

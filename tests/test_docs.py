@@ -220,7 +220,7 @@ HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*$", re.M)
 
 
 def module_exists(dotted: str) -> bool:
-    """`kafkalab.reports.history` or `kafkalab.experiment.steps.deploy_cluster` (one attribute)."""
+    """`kafkalab.reports.history` or `kafkalab.experiment.steps.producer_fanout` (one attribute)."""
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
         base = REPO.joinpath(*parts[:cut])

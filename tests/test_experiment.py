@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kafkalab.app import cli
-from kafkalab.spec import parse_spec
 from kafkalab.results.store import Store
+from kafkalab.spec import parse_spec
 from tests.conftest import jvms_of
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from kafkalab.core.errors import SpecError
-from kafkalab.spec.faults import fault_warnings
 from kafkalab.results.integrity import Integrity
-from kafkalab.spec import load_spec, parse_spec
 from kafkalab.results.store import Store
+from kafkalab.spec import load_spec, parse_spec
+from kafkalab.spec.faults import fault_warnings
 from tests.conftest import jvms_of
 
 # per instance, at 3000 records/s: ~12 s of load, the fault at 3 s and the restart at 6 s (JVMs warm
@@ -264,8 +264,8 @@ def test_faults_on_kubernetes_are_refused_until_it_can_inject_them():
 def test_fault_events_and_integrity_are_stored_with_the_run_and_survive_the_spool(fresh_db_url, tmp_path):
     from datetime import UTC, datetime
 
-    from kafkalab.results import spool
     from kafkalab.model import FaultEvent
+    from kafkalab.results import spool
     from tests.test_store import make_record
 
     record = make_record("faulted", records_in_topic=3990, profile="durability",

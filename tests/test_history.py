@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from kafkalab.app import cli
-
-from kafkalab.reports import history, queries, reference, trend
 from kafkalab.core.errors import SpecError
+from kafkalab.reports import history, queries, reference, trend
 from kafkalab.results.store import Store
+from tests.databases import fresh_database
 from tests.history_data import (
     BASELINE,
     T0,
@@ -32,35 +32,25 @@ MB = 2**20
 @pytest.fixture(scope="module")
 def history_url(results_db_url: str):
     """One database with the whole known history (module-scoped: built once)."""
-    import uuid
-
-    import psycopg
-    from psycopg import sql
-
-    from kafkalab.results import database
-
-    name = f"test_history_{uuid.uuid4().hex[:8]}"
-    url = database.ensure_database(name, server_url=results_db_url)
-    with Store(url) as store:
-        reference.load(store)
-        store_all(store, scale_history() + sizes_history() + profiles_history())
-        store_all(store, nightly("nightly", [1000, 1010, 990, 1000, 1005, 995, 850]))
-        store_all(store, nightly("steady", [1000, 1010, 990, 1000, 1005, 995, 960], start=T0 + timedelta(hours=5)))
-        store_all(store, nightly("broken", [1000, 1000, 1000, None], start=T0 + timedelta(hours=6)))
-        store_all(store, nightly("shift", [2000, 2000, 2000, 1000, 1000, 1000, 905], start=T0 + timedelta(hours=7)))
-        store_all(store, nightly("young", [1000, 500], start=T0 + timedelta(hours=8)))
-        at = T0 + timedelta(days=30)
-        for day in range(4):
-            store.save_run(run("upgrade", at - timedelta(days=4 - day), rates=[1000.0], p99=10.0))
-            store.save_run(run("upgrade", at + timedelta(days=day), rates=[1100.0], p99=15.0))
-        store.save_run(run("windows", T0 + timedelta(hours=9), rates=[200.0, 150.0],
-                           windows=[[100.0, 200.0, 300.0], [150.0, 150.0, 150.0]], reporting_interval_ms=1000))
-        store.save_run(run("windows", T0 + timedelta(hours=10), rates=[100.0], windows=[[100.0, 100.0, 100.0]]))
-        store.save_run(run("mine", T0 + timedelta(hours=11), rates=[250000.0], props=BASELINE))
-        store.save_run(run("mine", T0 + timedelta(hours=12), rates=[1000.0] * 10, brokers=6, props=BASELINE))
-    yield url
-    with psycopg.connect(results_db_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(results_db_url, "test_history") as url:
+        with Store(url) as store:
+            reference.load(store)
+            store_all(store, scale_history() + sizes_history() + profiles_history())
+            store_all(store, nightly("nightly", [1000, 1010, 990, 1000, 1005, 995, 850]))
+            store_all(store, nightly("steady", [1000, 1010, 990, 1000, 1005, 995, 960], start=T0 + timedelta(hours=5)))
+            store_all(store, nightly("broken", [1000, 1000, 1000, None], start=T0 + timedelta(hours=6)))
+            store_all(store, nightly("shift", [2000, 2000, 2000, 1000, 1000, 1000, 905], start=T0 + timedelta(hours=7)))
+            store_all(store, nightly("young", [1000, 500], start=T0 + timedelta(hours=8)))
+            at = T0 + timedelta(days=30)
+            for day in range(4):
+                store.save_run(run("upgrade", at - timedelta(days=4 - day), rates=[1000.0], p99=10.0))
+                store.save_run(run("upgrade", at + timedelta(days=day), rates=[1100.0], p99=15.0))
+            store.save_run(run("windows", T0 + timedelta(hours=9), rates=[200.0, 150.0],
+                               windows=[[100.0, 200.0, 300.0], [150.0, 150.0, 150.0]], reporting_interval_ms=1000))
+            store.save_run(run("windows", T0 + timedelta(hours=10), rates=[100.0], windows=[[100.0, 100.0, 100.0]]))
+            store.save_run(run("mine", T0 + timedelta(hours=11), rates=[250000.0], props=BASELINE))
+            store.save_run(run("mine", T0 + timedelta(hours=12), rates=[1000.0] * 10, brokers=6, props=BASELINE))
+        yield url
 
 
 @pytest.fixture(scope="module")

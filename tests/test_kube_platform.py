@@ -20,14 +20,15 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from kafkalab.kafka import admin, perftools
-
-from kafkalab.experiment import steps
-from kafkalab.kafka.broker_config import BrokerSettings
+from kafkalab import platforms
 from kafkalab.core.errors import ClusterError, SpecError
+from kafkalab.experiment import steps
+from kafkalab.kafka import admin, perftools
+from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.load.runner import ConsumerLoad, ProducerLoad
 from kafkalab.platforms import check_spec
-from kafkalab.platforms.kubernetes import KafkaLevel, KubernetesCluster, jobs, manifests as m
+from kafkalab.platforms.kubernetes import KafkaLevel, KubernetesCluster, jobs
+from kafkalab.platforms.kubernetes import manifests as m
 from kafkalab.platforms.kubernetes.jobs import SchedulingError
 from kafkalab.spec import KubernetesSpec, parse_spec
 
@@ -384,7 +385,7 @@ def test_deploy_scale_and_teardown_on_a_real_control_plane(kube_testbed, kafka_d
     progress: list[str] = []
     try:
         monkeypatch.setenv("KUBECONFIG", str(kube_testbed.kubeconfig))  # the flow's way to find the cluster
-        cluster = steps.deploy_cluster(spec, kafka_dist, tmp_path / "run", on_progress=progress.append)
+        cluster = platforms.deploy(spec, kafka_dist, tmp_path / "run", on_progress=progress.append)
         assert isinstance(cluster, KubernetesCluster) and cluster.platform == "kubernetes"
         cluster.kafka = PodListKafka()
         ns = cluster.namespace
@@ -409,8 +410,8 @@ def test_deploy_scale_and_teardown_on_a_real_control_plane(kube_testbed, kafka_d
             assert "num.io.threads=8\n" in config and "num.network.threads=3\n" in config
             assert cluster.bootstrap_servers.split(",")[0] == f"kafka-broker-0.kafka-broker.{ns}.svc:9092"
 
-            steps.create_topic(spec, cluster, "performancetest")
-            steps.smoke_test(spec, cluster)
+            cluster.create_topic(spec.topic, "performancetest")
+            cluster.smoke_test()
             assert cluster.kafka.calls == [("create_topic", "performancetest", 3, 3), ("smoke_test", 3)]
 
             assert steps.scale_up(cluster, 6, on_progress=progress.append) == [3, 4, 5]
@@ -419,10 +420,10 @@ def test_deploy_scale_and_teardown_on_a_real_control_plane(kube_testbed, kafka_d
             assert cluster.bootstrap_servers.count(",") == 5
             assert "offsets.topic.replication.factor=3\n" in core.read_namespaced_config_map("kafka-config", ns).data[
                 "broker.properties"]
-            steps.reassign_partitions(cluster, 60)
+            cluster.reassign(60)
             assert cluster.kafka.calls[-1] == ("reassign", (0, 1, 2, 3, 4, 5))
 
-            assert steps.scale_down(cluster, 3, on_progress=progress.append) == [3, 4, 5]
+            assert cluster.scale_down(3, on_progress=progress.append) == [3, 4, 5]
             assert cluster.kafka.calls[-1] == ("delete_user_topics",)
             deadline = time.monotonic() + 30
             while apps.read_namespaced_stateful_set("kafka-broker", ns).status.ready_replicas != 3:

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kafkalab.model import ConsumerSummary, ProducerSummary, ProducerWindow
 from kafkalab.kafka.perftools import (
     CONSUMER_MAIN,
     PRODUCER_MAIN,
@@ -20,6 +19,7 @@ from kafkalab.kafka.perftools import (
     parse_producer_output,
     producer_args,
 )
+from kafkalab.model import ConsumerSummary, ProducerSummary, ProducerWindow
 from tests.guide import block_after, guide_lines, guide_text, records_sent_lines
 
 FIRST_STEP6_SUMMARY = (

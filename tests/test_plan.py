@@ -10,8 +10,8 @@ import pytest
 
 from kafkalab.core.errors import SpecError
 from kafkalab.plan import plan_sweep
-from kafkalab.spec.profiles import PROFILES
 from kafkalab.spec import SweepSpec, load_sweep, parse_spec, parse_sweep
+from kafkalab.spec.profiles import PROFILES
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = {"cluster": {"brokers": 3}, "topic": {"partitions": 6, "replication_factor": 1},

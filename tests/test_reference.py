@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from kafkalab.reports import reference
-from kafkalab.model import ProducerSummary
 from kafkalab.kafka.perftools import parse_producer_line
+from kafkalab.model import ProducerSummary
+from kafkalab.reports import reference
 from kafkalab.results.store import Store
 from tests.guide import BLOCKS, GUIDE_DIR, block_after, guide_lines
 from tests.test_store import make_record
@@ -189,14 +189,7 @@ def test_printed_totals_and_averages_against_the_computed_ones(loaded) -> None:
 
 def test_explanations_of_the_disagreements(loaded) -> None:
     store, _ = loaded
-    columns, rows = reference.check_rows(store)
-    computed = {(row[columns.index("experiment")], row[columns.index("metric")]): row[columns.index("computed")]
-                for row in rows}
-    explained = {
-        (e.name, f.metric): reference.explain(f, e, computed[(e.name, f.metric)])
-        for e in REF.experiments for f in e.printed
-    }  # fmt: skip
-    found = {key: text for key, text in explained.items() if text}
+    found = {key: text for key, text in reference.explanations(REF, *reference.check_rows(store)).items() if text}
     assert set(found) == set(DISAGREE)
     assert found[("guide/baseline-250", "total_mb_per_sec")] == (
         "computed 61.076, which rounds to 61.08: the guide truncated it"

@@ -16,11 +16,11 @@ import pytest
 from PIL import Image
 
 from kafkalab.app import cli
-
 from kafkalab.reports import reference
 from kafkalab.reports.htmlreport import write_report
 from kafkalab.results.store import Store
 from tests.browser import OUTPUT_DIR, colored_share, is_blank, screenshot
+from tests.databases import fresh_database
 from tests.history_data import BASELINE, LOWER, T0, profiles_history, run, scale_history, sizes_history, store_all
 
 ALL_CHARTS = {
@@ -46,25 +46,15 @@ def assert_self_contained(page: str) -> None:
 
 @pytest.fixture(scope="module")
 def synthetic_url(results_db_url: str):
-    import uuid
-
-    import psycopg
-    from psycopg import sql
-
-    from kafkalab.results import database
-
-    name = f"test_report_{uuid.uuid4().hex[:8]}"
-    url = database.ensure_database(name, server_url=results_db_url)
-    with Store(url) as store:
-        reference.load(store)
-        store_all(store, scale_history() + sizes_history() + profiles_history())
-        store.save_run(run("mine", T0 + timedelta(hours=11), rates=[250000.0], props=BASELINE))
-        store.save_run(run("mine", T0 + timedelta(hours=12), rates=[800000.0] * 3, brokers=6, props=LOWER,
-                           profile="throughput-lower", partitions=30,
-                           windows=[[700000.0, 800000.0, 900000.0]] * 3))  # fmt: skip
-    yield url
-    with psycopg.connect(results_db_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(results_db_url, "test_report") as url:
+        with Store(url) as store:
+            reference.load(store)
+            store_all(store, scale_history() + sizes_history() + profiles_history())
+            store.save_run(run("mine", T0 + timedelta(hours=11), rates=[250000.0], props=BASELINE))
+            store.save_run(run("mine", T0 + timedelta(hours=12), rates=[800000.0] * 3, brokers=6, props=LOWER,
+                               profile="throughput-lower", partitions=30,
+                               windows=[[700000.0, 800000.0, 900000.0]] * 3))  # fmt: skip
+        yield url
 
 
 def test_report_of_a_known_history(synthetic_url: str, tmp_path: Path) -> None:

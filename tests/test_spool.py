@@ -13,10 +13,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from kafkalab.results import database, spool
 from kafkalab.core.errors import KafkalabError
-from kafkalab.spec import parse_spec
+from kafkalab.results import database, spool
 from kafkalab.results.store import Store
+from kafkalab.spec import parse_spec
 from tests.conftest import jvms_of
 from tests.test_store import make_record
 

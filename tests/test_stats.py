@@ -13,17 +13,15 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from psycopg import sql
 
 from kafkalab.kafka.perftools import parse_producer_line
 from kafkalab.model import ProducerOutcome, ProducerOutput, ProducerSummary
-from kafkalab.results import database
 from kafkalab.results.stats import spread
 from kafkalab.results.store import Store
+from tests.databases import fresh_database
 from tests.guide import block_after
 from tests.test_store import make_record
 
@@ -55,12 +53,8 @@ def _reproduced(values: tuple[float, ...], printed: tuple[str, ...]) -> list[boo
 @pytest.fixture(scope="module")
 def store(results_db_url: str):
     """One database for the module's runs (module-scoped: migrated once)."""
-    name = f"test_stats_{uuid.uuid4().hex[:8]}"
-    url = database.ensure_database(name, server_url=results_db_url)
-    with Store(url) as store:
+    with fresh_database(results_db_url, "test_stats") as url, Store(url) as store:
         yield store
-    with psycopg.connect(results_db_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def stored_totals(store: Store, summaries: list[ProducerSummary], statuses: list[str] | None = None) -> dict:

@@ -17,7 +17,6 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 import schema
-from kafkalab.results import database
 from kafkalab.core.errors import EnvironmentProblem, KafkalabError
 from kafkalab.model import (
     ConsumerOutcome,
@@ -29,6 +28,7 @@ from kafkalab.model import (
     RunRecord,
     StepTiming,
 )
+from kafkalab.results import database
 from kafkalab.results.store import Store, producer_settings
 from schema.models import Base
 

@@ -16,10 +16,10 @@ import yaml
 
 from kafkalab.kafka import admin
 from kafkalab.kafka.broker_config import BrokerSettings
-from kafkalab.platforms.local import LocalCluster
 from kafkalab.kafka.reassign import reassign_onto
-from kafkalab.spec import parse_sweep
+from kafkalab.platforms.local import LocalCluster
 from kafkalab.results.store import Store
+from kafkalab.spec import parse_sweep
 from tests.conftest import jvms_of
 
 pytestmark = pytest.mark.kafka

@@ -204,12 +204,10 @@ def _print_runs(run_ids: list[int]) -> None:
     from kafkalab.results.store import Store
 
     with Store() as store:
-        columns, rows = store.query(
-            "SELECT * FROM v_run_totals WHERE run_id = ANY(:ids) ORDER BY run_id", {"ids": list(run_ids)}
-        )
-    keep = [c for c in RESULT_COLUMNS if c in columns]
-    idx = [columns.index(c) for c in keep]
-    print(render(keep, [[row[i] for i in idx] for row in rows]))
+        totals = store.run_totals(i for i in run_ids if i is not None)  # None: spooled
+    rows = [totals[run_id] for run_id in sorted(totals)]
+    keep = [c for c in RESULT_COLUMNS if not rows or c in rows[0]]
+    print(render(keep, [[row[c] for c in keep] for row in rows]))
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -284,10 +282,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
         columns, rows = reference.check_rows(store)
     if not rows:
         raise KafkalabError("no reference loaded: run `kafkalab reference load` first")
-    computed = {(row[columns.index("experiment")], row[columns.index("metric")]): row[columns.index("computed")]
-                for row in rows}
-    explanations = {(e.name, f.metric): reference.explain(f, e, computed.get((e.name, f.metric)))
-                    for e in data.experiments for f in e.printed}
+    explanations = reference.explanations(data, columns, rows)
     keep = ["experiment", "statistic", "metric", "printed", "computed_rounded", "agrees"]
     # printed and computed_rounded as text: their decimals are the point (6865627.639, 267)
     table = [
@@ -319,8 +314,8 @@ EXIT_REGRESSION = 3
 
 def cmd_check(args: argparse.Namespace) -> int:
     _use_database(args.database_url)
-    from kafkalab.results.store import Store
     from kafkalab.reports.trend import check
+    from kafkalab.results.store import Store
 
     with Store() as store:
         verdict = check(store, args.experiment, window=args.window, drop=args.drop, min_previous=args.min_previous)
@@ -350,10 +345,9 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
+    from kafkalab.app import prefect_api
     from kafkalab.core.paths import runs_dir
     from kafkalab.platforms.local import clean_stale_runs
-
-    from kafkalab.app import prefect_api
 
     cleaned = clean_stale_runs(runs_dir(), on_progress=lambda line: print(line))
     for run_dir, freed in cleaned:
@@ -366,7 +360,6 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 def cmd_kafka(args: argparse.Namespace) -> int:
     from kafkalab.kafka import distribution
-
     from kafkalab.platforms.local.class_archives import ensure_class_archives
 
     progress = lambda msg: print(msg, file=sys.stderr)  # noqa: E731

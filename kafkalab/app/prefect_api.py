@@ -44,7 +44,7 @@ import psutil
 from kafkalab.app import server
 from kafkalab.app.server import Proc, Say
 from kafkalab.core import paths
-from kafkalab.core.net import LOOPBACK, free_port, port_is_free
+from kafkalab.core.net import LOOPBACK, free_port
 
 START_TIMEOUT_S = 120  # the first start creates the database (Prefect's migrations) on a busy machine
 STOP_GRACE_S = 10
@@ -112,7 +112,7 @@ def ensure(say: Say = print) -> str:
 def _start(remembered_port: int | None, say: Say) -> ApiState:
     directory = api_dir()
     database = directory / "prefect.db"
-    port = remembered_port if remembered_port and port_is_free(remembered_port) else free_port(LOOPBACK)
+    port = free_port(LOOPBACK, preferred=remembered_port)
     state = ApiState(port=port, api_url=f"http://{LOOPBACK}:{port}/api", database=str(database),
                      started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     say(f"starting a local Prefect API for CLI runs on {state.api_url} (kept running for the next runs; "

@@ -44,12 +44,11 @@ from typing import Any
 
 import psutil
 
-from kafkalab.results import database
-
 from kafkalab.core import paths
 from kafkalab.core.errors import EnvironmentProblem, SpecError
 from kafkalab.core.net import free_port, port_is_free
 from kafkalab.core.waiting import wait_until
+from kafkalab.results import database
 
 HOST = "127.0.0.1"
 POOL = "kafkalab-local"
@@ -215,7 +214,8 @@ def deployment_fingerprint() -> str:
     the flows and the models behind their parameter forms. A change means registering again."""
     digest = hashlib.sha256()
     sources = [PREFECT_FILE, REGISTER_SCRIPT, *sorted((PROJECT_DIR / "flows").glob("*.py")),
-               *(PROJECT_DIR / "kafkalab" / name for name in ("spec.py", "launch.py", "profiles.py"))]
+               *sorted((PROJECT_DIR / "kafkalab" / "spec").glob("*.py")),
+               PROJECT_DIR / "kafkalab" / "experiment" / "launch.py"]
     for source in sources:
         with contextlib.suppress(OSError):
             digest.update(str(source.relative_to(PROJECT_DIR)).encode() + b"\0" + source.read_bytes())
@@ -269,9 +269,7 @@ def _choose_port(requested: int | None, remembered: int | None) -> int:
         if not port_is_free(requested):
             raise EnvironmentProblem(f"port {requested} on {HOST} is in use; choose another with --port")
         return requested
-    if remembered and port_is_free(remembered):
-        return remembered
-    return free_port(HOST)
+    return free_port(HOST, preferred=remembered)
 
 
 def spawn(command: list[str], log: Path, env: dict[str, str]) -> Proc:

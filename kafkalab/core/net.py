@@ -7,8 +7,11 @@ import socket
 LOOPBACK = "127.0.0.1"
 
 
-def free_port(host: str = LOOPBACK) -> int:
-    """A port the kernel says is free on `host` right now (never a fixed one)."""
+def free_port(host: str = LOOPBACK, *, preferred: int | None = None) -> int:
+    """A port free on `host` right now: `preferred` (e.g. the one a server had last time) when
+    it is free, else one the kernel hands out (never a fixed one)."""
+    if preferred and port_is_free(preferred, host):
+        return preferred
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]

@@ -18,8 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kafkalab.core.errors import SpecError
 from kafkalab.platforms import check_spec
+from kafkalab.spec.models import (
+    ExperimentSpec,
+    _format_error,
+    apply_override,
+    form_order,
+    load_spec,
+    parse_spec,
+    read_yaml,
+)
 from kafkalab.spec.profiles import ProfileName
-from kafkalab.spec.models import ExperimentSpec, _format_error, apply_override, form_order, load_spec, parse_spec, read_yaml
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

@@ -5,6 +5,8 @@ registered, the endpoints (Step 3), a smoke test (Step 5), then per repetition a
 topic (Step 2), the producer fan-out and the consumer test (Step 6), and what the topic
 holds afterwards. Each function does one step and returns what the next one needs, on any
 platform: the cluster is a kafkalab.platforms.Cluster, and no step asks which one it holds.
+The steps that are one call of the interface (deploy, endpoints, topic, smoke test, end
+offsets, scaling down, reassignment) the Prefect tasks make themselves.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kafkalab import platforms
 from kafkalab.core.paths import runs_dir
-from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad
 from kafkalab.model import ConsumerOutcome, ProducerOutcome, RunRecord
 from kafkalab.platforms import Cluster
@@ -34,26 +34,6 @@ def new_run_dir(name: str) -> Path:
     path = runs_dir() / f"{stamp}-{name}-{secrets.token_hex(3)}"
     path.mkdir(parents=True, exist_ok=False)
     return path
-
-
-def deploy_cluster(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path, *, on_progress: Progress) -> Cluster:
-    """Step 1: the spec's cluster on its platform, every node starting (readiness is the next step)."""
-    return platforms.deploy(spec, dist, run_dir, on_progress=on_progress)
-
-
-def open_endpoints(cluster: Cluster) -> str:
-    """Step 3: the endpoints clients use (a SCRAM user is created now that the brokers are up)."""
-    return cluster.open_endpoints()
-
-
-def create_topic(spec: ExperimentSpec, cluster: Cluster, name: str) -> str:
-    """Step 2: a run's topic with the spec's partitions, replication and settings."""
-    return cluster.create_topic(spec.topic, name)
-
-
-def smoke_test(spec: ExperimentSpec, cluster: Cluster) -> str:
-    """Step 5: one message produced and read back through the endpoints."""
-    return cluster.smoke_test()
 
 
 def producer_load(spec: ExperimentSpec, topic: str) -> ProducerLoad:
@@ -106,10 +86,6 @@ def consumer_test(
     return cluster.run_consumer(load, group=f"kafkalab-{topic}-consumer", on_line=on_line)
 
 
-def records_in_topic(cluster: Cluster, topic: str) -> int:
-    return cluster.records_in_topic(topic)
-
-
 def integrity(
     spec: ExperimentSpec, cluster: Cluster, topic: str, producers: list[ProducerOutcome], in_topic: int | None
 ) -> Integrity:
@@ -148,13 +124,3 @@ def run_error(producers: list[ProducerOutcome], consumer: ConsumerOutcome | None
 def scale_up(cluster: Cluster, to_brokers: int, *, on_progress: Progress) -> list[int]:
     """Add brokers to the live cluster (the guide's broker count update); returns the new ids."""
     return cluster.add_brokers(to_brokers - len(cluster.brokers), on_progress=on_progress)
-
-
-def scale_down(cluster: Cluster, to_brokers: int, *, on_progress: Progress) -> list[int]:
-    """Remove the newest brokers cleanly, earlier cells' topics first; returns the removed ids."""
-    return cluster.scale_down(to_brokers, on_progress=on_progress)
-
-
-def reassign_partitions(cluster: Cluster, timeout_s: float) -> dict[str, dict[int, list[int]]]:
-    """Move the existing topics' replicas onto all brokers, new ones included."""
-    return cluster.reassign(timeout_s)

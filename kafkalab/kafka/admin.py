@@ -55,19 +55,6 @@ def registered_brokers(bootstrap: Target, timeout_s: float = 5.0) -> list[Broker
     return sorted((BrokerInfo(n.id, n.host, n.port) for n in result.nodes), key=lambda b: b.node_id)
 
 
-def wait_for_brokers(
-    bootstrap: Target,
-    expected: set[int],
-    *,
-    timeout_s: float,
-    on_ready: Callable[[BrokerInfo], None] | None = None,
-    is_alive: Callable[[], str | None] | None = None,
-) -> list[BrokerInfo]:
-    """Wait until every expected broker is registered in the cluster at `bootstrap`."""
-    return wait_until_registered(lambda: registered_brokers(bootstrap, timeout_s=3), expected,
-                                 timeout_s=timeout_s, on_ready=on_ready, is_alive=is_alive)
-
-
 def wait_until_registered(
     list_brokers: Callable[[], list[BrokerInfo]],
     expected: set[int],

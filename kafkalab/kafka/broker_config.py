@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.core.errors import SpecError
+from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.kafka.properties import render_properties, write_properties
 
 # Options of the DC/OS confluent-kafka package that are not Kafka broker configs.

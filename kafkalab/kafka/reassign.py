@@ -12,12 +12,12 @@ import json
 import time
 from pathlib import Path
 
-from kafkalab.kafka import admin
-from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.core.errors import ClusterError
-from kafkalab.kafka.perftools import first_error_line
 from kafkalab.core.processes import ManagedProcess
 from kafkalab.core.waiting import wait_until
+from kafkalab.kafka import admin
+from kafkalab.kafka.distribution import KafkaDistribution
+from kafkalab.kafka.perftools import first_error_line
 from kafkalab.kafka.properties import write_properties
 from kafkalab.kafka.security import endpoint_of
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kafkalab.kafka import perftools
-from kafkalab.kafka.distribution import KafkaDistribution
-from kafkalab.model import ConsumerOutcome, ConsumerSummary, ProducerOutcome, ProducerOutput
 from kafkalab.core.processes import ManagedProcess
 from kafkalab.core.waiting import WaitTimeout, wait_until
+from kafkalab.kafka import perftools
+from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.kafka.properties import write_properties
 from kafkalab.kafka.security import Endpoint, endpoint_of
+from kafkalab.model import ConsumerOutcome, ConsumerSummary, ProducerOutcome, ProducerOutput
 
 LineSink = Callable[[str, str], None]  # (source, line), e.g. ("producer-2", "5000 records sent, ...")
 

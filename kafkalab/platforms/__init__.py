@@ -17,10 +17,16 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from kafkalab.core.errors import SpecError
-from kafkalab.spec.platforms import PLATFORMS
 from kafkalab.platforms.base import (
-    FAULTS, REASSIGN, SCALE, SECURITY, Cluster, KafkaLevel, MetricsTarget,
+    FAULTS,
+    REASSIGN,
+    SCALE,
+    SECURITY,
+    Cluster,
+    KafkaLevel,
+    MetricsTarget,
 )
+from kafkalab.spec.platforms import PLATFORMS
 
 if TYPE_CHECKING:
     from kafkalab.kafka.broker_config import BrokerSettings

@@ -15,11 +15,12 @@ in one that answers from the pod list.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from kafkalab.core.errors import ClusterError
 from kafkalab.kafka import admin
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from kafkalab.spec import ExperimentSpec, TopicSpec
 
 Progress = Callable[[str], None]
+C = TypeVar("C", bound="Cluster")
 
 # What a platform may offer beyond deploy / load / stop (Cluster.capabilities).
 FAULTS = "faults"  # kill / stop / start a broker while the producers run (spec `faults:`)
@@ -247,6 +249,18 @@ class Cluster(ABC):
     def not_offered(self, capability: str, what: str) -> ClusterError:
         """The one-line error of a method whose capability this platform lacks."""
         return ClusterError(f"platform {self.platform} cannot {what} yet (no {capability!r} capability)")
+
+
+def deploy_or_stop(cluster: C, spec: ExperimentSpec, *, on_progress: Progress) -> C:
+    """Deploy `cluster` with the spec's node counts; when that fails, stop what started and
+    raise the deploy's error (not one from stopping)."""
+    try:
+        cluster.deploy(spec.cluster.brokers, spec.cluster.controllers, on_progress=on_progress)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            cluster.stop(grace_s=2)
+        raise
+    return cluster
 
 
 def check_broker_settings(spec: ExperimentSpec, dist: KafkaDistribution,

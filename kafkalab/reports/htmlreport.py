@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from kafkalab.reports import charts, history
 from kafkalab.core.errors import SpecError
+from kafkalab.reports import charts, history
 from kafkalab.results.store import Store
 
 MAIN_CHART = "throughput_vs_brokers"

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kafkalab.core.errors import KafkalabError
-from kafkalab.model import RunRecord
+from kafkalab.model import ConsumerSummary, RunRecord
 from kafkalab.results.stats import spread
 from kafkalab.results.store import Store
 
@@ -50,11 +51,23 @@ def stored_totals(run_ids: Sequence[int | None], store: Store | None = None) -> 
         return {}
 
 
-def _missing(run_id: int | None, totals: Mapping[int, Mapping[str, Any]]) -> str | None:
-    """Why a run has no totals row: SPOOLED, UNREAD, or None when it has one."""
-    if run_id is None:
-        return SPOOLED
-    return None if run_id in totals else UNREAD
+@dataclass(frozen=True)
+class _RunLine:
+    """What both artifacts show of one run: its instances ok, its totals row, why it has none."""
+
+    producers_ok: int
+    totals: Mapping[str, Any]  # its v_run_totals row; empty when `missing`
+    missing: str | None  # SPOOLED, UNREAD, or None when the run has its row
+    consumer: ConsumerSummary | None
+
+
+def _run_line(record: RunRecord, run_id: int | None, totals: Mapping[int, Mapping[str, Any]]) -> _RunLine:
+    missing = SPOOLED if run_id is None else (None if run_id in totals else UNREAD)
+    return _RunLine(
+        producers_ok=sum(1 for p in record.producers if p.status == "ok" and p.output.summary),
+        totals=totals.get(run_id, {}), missing=missing,
+        consumer=record.consumer.summary if record.consumer else None,
+    )
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -80,13 +93,15 @@ def experiment_markdown(
     *,
     flow_run_url: str | None = None,
     store: Store | None = None,
+    totals: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> str:
     """The experiment flow's final artifact: one row per run (the cells of the case), totals, links.
 
-    `run_ids` are the stored ids of `records` (None: spooled); totals come from `store`'s
+    `run_ids` are the stored ids of `records` (None: spooled); their totals are `totals`
+    (stored_totals' rows, when the caller read them already), else read from `store`'s
     v_run_totals (None: the default database).
     """
-    totals_by_run = stored_totals(run_ids, store)
+    totals_by_run = stored_totals(run_ids, store) if totals is None else totals
     first = records[0] if records else None
     lines = [f"# kafkalab experiment `{experiment}`", ""]
     if first is not None:
@@ -103,20 +118,17 @@ def experiment_markdown(
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     ok_totals = []
     for record, run_id in zip(records, run_ids):
-        ok = [p for p in record.producers if p.status == "ok" and p.output.summary]
-        missing = _missing(run_id, totals_by_run)
-        totals: Mapping[str, Any] = totals_by_run.get(run_id, {}) if run_id is not None else {}
-        if totals.get("status") == "ok" and totals.get("total_records_per_sec") is not None:
-            ok_totals.append(totals)
-        consumer = record.consumer.summary if record.consumer else None
+        run = _run_line(record, run_id, totals_by_run)
+        if run.totals.get("status") == "ok" and run.totals.get("total_records_per_sec") is not None:
+            ok_totals.append(run.totals)
         status = record.status if not record.error else f"{record.status}: {record.error}"
         cells = [
             str(run_id or ""), str(record.repetition), status.replace("|", "/").replace("\n", " "), str(record.brokers),
-            str(record.partitions), str(record.record_size), f"{len(ok)}/{record.producer_instances}",
-            missing or _num(totals["total_records_per_sec"]), _num(totals.get("total_mb_per_sec")),
-            _num(totals.get("avg_latency_ms")), _num(totals.get("worst_p99_ms")),
+            str(record.partitions), str(record.record_size), f"{run.producers_ok}/{record.producer_instances}",
+            run.missing or _num(run.totals["total_records_per_sec"]), _num(run.totals.get("total_mb_per_sec")),
+            _num(run.totals.get("avg_latency_ms")), _num(run.totals.get("worst_p99_ms")),
             "" if record.records_in_topic is None else f"{record.records_in_topic:,}",
-            _num(consumer.mb_per_sec if consumer else None),
+            _num(run.consumer.mb_per_sec if run.consumer else None),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"## Totals ({len(ok_totals)} of {len(records)} runs ok; sums across producer instances)", ""]
@@ -147,29 +159,27 @@ def experiment_markdown(
 
 
 def run_summary_rows(
-    records: list[RunRecord], run_ids: list[int | None], *, store: Store | None = None
+    records: list[RunRecord], run_ids: list[int | None], *, store: Store | None = None,
+    totals: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, object]]:
-    """One row per run: totals across the run's producer instances (v_run_totals of `store`,
-    None: the default database), as the guide adds them."""
-    totals_by_run = stored_totals(run_ids, store)
+    """One row per run: totals across the run's producer instances as the guide adds them
+    (`totals`, else v_run_totals of `store`, None: the default database)."""
+    totals_by_run = stored_totals(run_ids, store) if totals is None else totals
     rows = []
     for record, run_id in zip(records, run_ids):
-        ok = [p for p in record.producers if p.status == "ok" and p.output.summary]
-        missing = _missing(run_id, totals_by_run)
-        totals: Mapping[str, Any] = totals_by_run.get(run_id, {}) if run_id is not None else {}
-        consumer = record.consumer.summary if record.consumer else None
+        run = _run_line(record, run_id, totals_by_run)
         rows.append({
             "run_id": run_id,
             "repetition": record.repetition,
             "status": record.status,
             "brokers": record.brokers,
-            "producers": f"{len(ok)}/{record.producer_instances}",
-            "total_records_per_sec": missing or _rounded(totals["total_records_per_sec"]),
-            "total_mb_per_sec": _rounded(totals.get("total_mb_per_sec")),
-            "avg_latency_ms": _rounded(totals.get("avg_latency_ms")),
-            "p99_ms": totals.get("worst_p99_ms"),
+            "producers": f"{run.producers_ok}/{record.producer_instances}",
+            "total_records_per_sec": run.missing or _rounded(run.totals["total_records_per_sec"]),
+            "total_mb_per_sec": _rounded(run.totals.get("total_mb_per_sec")),
+            "avg_latency_ms": _rounded(run.totals.get("avg_latency_ms")),
+            "p99_ms": run.totals.get("worst_p99_ms"),
             "records_in_topic": record.records_in_topic,
-            "consumer_mb_per_sec": round(consumer.mb_per_sec, 2) if consumer else None,
+            "consumer_mb_per_sec": round(run.consumer.mb_per_sec, 2) if run.consumer else None,
             "error": record.error or "",
         })
     return rows

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kafkalab.reports import queries
 from kafkalab.core.errors import SpecError
+from kafkalab.reports import queries
 from kafkalab.results.store import Store
 
 

@@ -324,9 +324,9 @@ class EmbeddedServer:
     def _start(self, account: pwd.struct_passwd | None) -> None:
         socket_dir = str(self.pgdata) if len(str(self.pgdata)) <= _MAX_SOCKET_DIR_LEN else ""
         for _attempt in range(3):
-            port = self._stored_port()
-            if port is None or not port_is_free(port):
-                port = free_port()
+            stored = self._stored_port()
+            port = free_port(preferred=stored)
+            if port != stored:
                 self._store_port(port)
             # pg_ctl passes -o through /bin/sh, hence the quoting.
             options = f"-h {LOOPBACK} -p {port} -k {shlex.quote(socket_dir)}"

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from kafkalab.kafka import admin
 from kafkalab.core.errors import ClusterError
 from kafkalab.core.waiting import wait_until
+from kafkalab.kafka import admin
 from kafkalab.model import ProducerOutcome, RunRecord
 
 

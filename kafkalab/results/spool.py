@@ -14,14 +14,21 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from kafkalab.core import paths
 from kafkalab.model import (
-    ConsumerOutcome, ConsumerSummary, FaultEvent, ProducerOutcome, ProducerOutput, ProducerSummary, ProducerWindow, RunRecord,
+    ConsumerOutcome,
+    ConsumerSummary,
+    FaultEvent,
+    ProducerOutcome,
+    ProducerOutput,
+    ProducerSummary,
+    ProducerWindow,
+    RunRecord,
     StepTiming,
 )  # fmt: skip
 

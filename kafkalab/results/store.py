@@ -22,17 +22,17 @@ from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 import schema
-from kafkalab.results.database import connection_problem, make_engine, resolve_url
 from kafkalab.core.errors import KafkalabError
-from kafkalab.results import spool
 from kafkalab.model import ConsumerOutcome, FaultEvent, ProducerOutcome, ProducerSummary, RunRecord
+from kafkalab.results import spool
+from kafkalab.results.database import connection_problem, make_engine, resolve_url
 from schema.models import ConsumerResult, Experiment, ProducerResult, Run, StepTiming, Sweep
 from schema.models import FaultEvent as FaultEventRow
 
-# Kafka 4 producer defaults, stored when a spec leaves the setting out, so that
-# "acks = all" groups runs that set it with runs that relied on the default.
 log = logging.getLogger(__name__)
 
+# Kafka 4 producer defaults, stored when a spec leaves the setting out, so that
+# "acks = all" groups runs that set it with runs that relied on the default.
 PRODUCER_DEFAULTS = {"acks": "all", "batch.size": 16384, "linger.ms": 5, "compression.type": "none"}
 
 _WINDOW_COLUMNS = (

@@ -2,12 +2,29 @@
 starts. Models and parsing in models.py, tuning profiles in profiles.py, the rules of
 broker faults in faults.py."""
 
-from kafkalab.spec.models import (
-    ClusterSpec, ConsumerSpec, ExperimentSpec, FaultSpec, IntegritySpec, KubernetesSpec, ProducerSpec, RetrySpec,
-    ScalingSpec, SecuritySpec, SweepSpec, TopicSpec, apply_override, form_order, load_spec, load_sweep, parse_spec,
-    parse_sweep, read_yaml, spec_to_dict,
-)
 from kafkalab.spec.keys import normalize_key
+from kafkalab.spec.models import (
+    ClusterSpec,
+    ConsumerSpec,
+    ExperimentSpec,
+    FaultSpec,
+    IntegritySpec,
+    KubernetesSpec,
+    ProducerSpec,
+    RetrySpec,
+    ScalingSpec,
+    SecuritySpec,
+    SweepSpec,
+    TopicSpec,
+    apply_override,
+    form_order,
+    load_spec,
+    load_sweep,
+    parse_spec,
+    parse_sweep,
+    read_yaml,
+    spec_to_dict,
+)
 
 __all__ = [
     "ClusterSpec", "ConsumerSpec", "ExperimentSpec", "FaultSpec", "IntegritySpec", "KubernetesSpec", "ProducerSpec",

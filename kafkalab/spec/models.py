@@ -16,13 +16,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kafkalab.kafka.distribution import DEFAULT_KAFKA_VERSION
 from kafkalab.core.errors import SpecError
+from kafkalab.core.secrets import check_reference
+from kafkalab.kafka.distribution import DEFAULT_KAFKA_VERSION
+from kafkalab.kafka.security import INTERNAL_USER, RESERVED_CLIENT_KEYS
 from kafkalab.spec.keys import normalize_key
 from kafkalab.spec.platforms import PlatformName
 from kafkalab.spec.profiles import ProfileName, apply_profile
-from kafkalab.core.secrets import check_reference
-from kafkalab.kafka.security import INTERNAL_USER, RESERVED_CLIENT_KEYS
 
 Scalar = str | int | float | bool
 

@@ -50,15 +50,7 @@ def deploy(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path, *, on_p
         heap_mb=spec.cluster.heap_mb, controller_heap_mb=spec.cluster.controller_heap_mb, api=api,
         **({"kafka": kafka} if kafka is not None else {}),
     )
-    try:
-        cluster.deploy(spec.cluster.brokers, spec.cluster.controllers, on_progress=on_progress)
-    except BaseException:
-        try:
-            cluster.stop()
-        except Exception:  # noqa: BLE001 - the deploy error is the one to report
-            pass
-        raise
-    return cluster
+    return base.deploy_or_stop(cluster, spec, on_progress=on_progress)
 
 
 def check_broker_settings(spec: ExperimentSpec, dist: KafkaDistribution) -> BrokerSettings:

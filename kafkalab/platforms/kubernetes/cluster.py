@@ -34,7 +34,14 @@ from kafkalab.platforms.base import FAULTS, Cluster, KafkaLevel
 from kafkalab.platforms.kubernetes import CAPABILITIES
 from kafkalab.platforms.kubernetes import manifests as m
 from kafkalab.platforms.kubernetes.jobs import (
-    JobRunner, SchedulingError, api_error, consumer_outcome, keep_output, producer_outcome, shared_nodes, stuck_reason,
+    JobRunner,
+    SchedulingError,
+    api_error,
+    consumer_outcome,
+    keep_output,
+    producer_outcome,
+    shared_nodes,
+    stuck_reason,
     unscheduled_reason,
 )
 from kafkalab.platforms.local import new_cluster_id

@@ -21,9 +21,9 @@ from kubernetes import client as k8s
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from kafkalab.kafka import perftools
 from kafkalab.core.errors import ClusterError
 from kafkalab.core.waiting import wait_until
+from kafkalab.kafka import perftools
 from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad, consumer_error, producer_error
 from kafkalab.model import ConsumerOutcome, ProducerOutcome, ProducerOutput
 from kafkalab.platforms.kubernetes.manifests import COMPLETION_INDEX_ANNOTATION, PERF_JOB_LABEL

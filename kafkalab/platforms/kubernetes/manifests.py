@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from kubernetes import client as k8s
 
 from kafkalab.kafka import perftools
-from kafkalab.platforms.local import CONTROLLER_ID_BASE  # controllers 1000.., brokers 0..N-1 on both platforms
 from kafkalab.kafka.properties import render_properties
+from kafkalab.platforms.local import CONTROLLER_ID_BASE  # controllers 1000.., brokers 0..N-1 on both platforms
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 CLUSTER_LABEL = "kafkalab.io/cluster"

@@ -13,7 +13,13 @@ from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.kafka.security import ClusterSecurity
 from kafkalab.platforms import base
 from kafkalab.platforms.local.cluster import (
-    CONTROLLER_ID_BASE, LOOPBACK, LocalCluster, Node, clean_stale_runs, new_cluster_id, reap_stale_clusters,
+    CONTROLLER_ID_BASE,
+    LOOPBACK,
+    LocalCluster,
+    Node,
+    clean_stale_runs,
+    new_cluster_id,
+    reap_stale_clusters,
 )
 
 if TYPE_CHECKING:
@@ -40,12 +46,7 @@ def deploy(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path, *,
         dist, run_dir, settings, heap_mb=spec.cluster.heap_mb, controller_heap_mb=spec.cluster.controller_heap_mb,
         security=cluster_security(spec, run_dir),
     )
-    try:
-        cluster.deploy(spec.cluster.brokers, spec.cluster.controllers, on_progress=on_progress)
-    except BaseException:
-        cluster.stop(grace_s=2)
-        raise
-    return cluster
+    return base.deploy_or_stop(cluster, spec, on_progress=on_progress)
 
 
 def check_broker_settings(spec: ExperimentSpec, dist: KafkaDistribution) -> BrokerSettings:

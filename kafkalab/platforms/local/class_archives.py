@@ -15,12 +15,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from kafkalab.core.processes import ManagedProcess
 from kafkalab.kafka import admin, perftools
 from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.kafka.distribution import KafkaDistribution
-from kafkalab.platforms.local.cluster import LocalCluster
-from kafkalab.core.processes import ManagedProcess
 from kafkalab.kafka.properties import write_properties
+from kafkalab.platforms.local.cluster import LocalCluster
 
 KINDS = ("broker", "tools")
 

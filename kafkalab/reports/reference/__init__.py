@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from kafkalab.model import ConsumerOutcome, ProducerOutcome, RunRecord
 from kafkalab.kafka.perftools import parse_consumer_output, parse_producer_output
+from kafkalab.model import ConsumerOutcome, ProducerOutcome, RunRecord
 
 if TYPE_CHECKING:
     from kafkalab.results.store import Store
@@ -253,6 +253,14 @@ _INSTANCE_FIELD = {
     "avg_latency_ms": "avg_latency_ms",
     "avg_max_latency_ms": "max_latency_ms",
 }
+
+
+def explanations(data: ReferenceSet, columns: list[str], rows: list[tuple]) -> dict[tuple[str, str], str]:
+    """(experiment, metric) -> `explain` of each printed figure, from check_rows' `computed`."""
+    at = {name: columns.index(name) for name in ("experiment", "metric", "computed")}
+    computed = {(row[at["experiment"]], row[at["metric"]]): row[at["computed"]] for row in rows}
+    return {(e.name, f.metric): explain(f, e, computed.get((e.name, f.metric)))
+            for e in data.experiments for f in e.printed}
 
 
 def explain(figure: PrintedFigure, experiment: ReferenceExperiment, computed: float | None) -> str:
