@@ -10,6 +10,7 @@ from kafkalab.spec.models import (
     FaultSpec,
     IntegritySpec,
     KubernetesSpec,
+    LoadSpec,
     ProducerSpec,
     RetrySpec,
     ScalingSpec,
@@ -27,7 +28,7 @@ from kafkalab.spec.models import (
 )
 
 __all__ = [
-    "ClusterSpec", "ConsumerSpec", "ExperimentSpec", "FaultSpec", "IntegritySpec", "KubernetesSpec", "ProducerSpec",
-    "RetrySpec", "ScalingSpec", "SecuritySpec", "SweepSpec", "TopicSpec", "apply_override", "form_order", "load_spec",
+    "ClusterSpec", "ConsumerSpec", "ExperimentSpec", "FaultSpec", "IntegritySpec", "KubernetesSpec", "LoadSpec",
+    "ProducerSpec",     "RetrySpec", "ScalingSpec", "SecuritySpec", "SweepSpec", "TopicSpec", "apply_override", "form_order", "load_spec",
     "load_sweep", "normalize_key", "parse_spec", "parse_sweep", "read_yaml", "spec_to_dict",
 ]

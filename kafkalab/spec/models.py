@@ -80,6 +80,13 @@ def _check_client_props(props: dict[str, str], where: str) -> None:
 _TITLE_UNITS = {"mb": "MB", "ms": "ms", "s": "s"}
 
 
+SHARE_GROUPS_SINCE = (4, 1)  # share groups (KIP-932) usable without early-access flags
+
+
+def share_groups_available(kafka_version: str) -> bool:
+    return tuple(int(part) for part in kafka_version.split(".")[:2]) >= SHARE_GROUPS_SINCE
+
+
 def _field_title(name: str, _info: Any) -> str:
     """Form labels for the Prefect UI: `heap_mb` -> `Heap (MB)`, `ready_timeout_s` -> `Ready timeout (s)`."""
     words = name.split("_")
@@ -274,9 +281,18 @@ class TopicSpec(_Strict):
         return _normalize_props(value, "topic.config")
 
 
-class ProducerSpec(_Strict):
-    """Kafka's ProducerPerformance, run as N parallel instances (the guide's Step 6 and fan-out)."""
+Tool = Literal["kafkalab", "kafka-perf"]
+_KEYS = re.compile(r"^(none|random:[1-9]\d{0,9}|fixed:.{1,200})$")
 
+
+class ProducerSpec(_Strict):
+    """The producer fan-out: N instances in parallel (the guide's Step 6 and fan-out)."""
+
+    tool: Tool = Field(
+        "kafkalab",
+        description="kafkalab: kafkalab's load generator (histograms, latency from the intended send time); "
+                    "kafka-perf: Kafka's ProducerPerformance, as the guide ran it.",
+    )
     instances: int = Field(1, ge=1, le=100, description="Parallel producer instances (the guide: 3 / 10 / 15 / 25).")
     num_records: int = Field(..., ge=1, le=10**12, description="--num-records per instance.")
     record_size: int = Field(250, ge=1, le=100 * 1024 * 1024, description="--record-size in bytes.")
@@ -288,6 +304,12 @@ class ProducerSpec(_Strict):
     spread: Literal["one-per-node", "spread", "any"] = Field(
         "any", description="Kubernetes: one-per-node (the guide's hostname UNIQUE), spread (even over nodes) or any."
     )
+    keys: str = Field(
+        "none", description="Record keys (tool kafkalab): none, random:N (uniform over N keys) or fixed:KEY."
+    )
+    payload_file: str | None = Field(
+        None, description="Record values cycled from this file's lines (relative to the spec); default random bytes.",
+    )
 
     @field_validator("throughput")
     @classmethod
@@ -296,13 +318,65 @@ class ProducerSpec(_Strict):
             raise ValueError("must be -1 (no limit) or > 0")
         return value
 
+    @field_validator("keys")
+    @classmethod
+    def _keys(cls, value: str) -> str:
+        if not _KEYS.match(value):
+            raise ValueError(f"must be none, random:N (N >= 1) or fixed:KEY, got {value!r}")
+        return value
+
+    @field_validator("payload_file")
+    @classmethod
+    def _payload_file(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        path = Path(value)
+        try:
+            has_a_line = any(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+        except FileNotFoundError:
+            raise ValueError(f"no such file {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read {path}: {exc}") from None
+        if not has_a_line:
+            raise ValueError(f"{path} is empty: the producers would have no record to send")
+        return str(path)
+
+    @model_validator(mode="after")
+    def _tool_options(self) -> ProducerSpec:
+        if self.tool == "kafka-perf" and self.keys != "none":
+            raise ValueError("producer.keys: ProducerPerformance sends no keys; use tool kafkalab")
+        return self
+
+    @property
+    def target_records_per_sec(self) -> float | None:
+        """The rate each instance is asked to keep; None when unthrottled."""
+        return None if self.throughput == -1 else self.throughput
+
     _props = field_validator("props", mode="before")(lambda value: _client_props(value, "producer.props"))
 
 
 class ConsumerSpec(_Strict):
-    """Kafka's ConsumerPerformance against the topic the producers filled."""
+    """The consumers of the topic the producers fill: alongside them (end-to-end latency) or after (a drain)."""
 
     enabled: bool = True
+    tool: Tool = Field(
+        "kafkalab",
+        description="kafkalab: kafkalab's load generator (end-to-end latency histograms); "
+                    "kafka-perf: Kafka's ConsumerPerformance after the producers, as the guide ran it.",
+    )
+    timing: Literal["alongside", "after"] = Field(
+        "alongside", description="alongside: consume while the producers run (live end-to-end latency); "
+                                 "after: read the backlog once they are done (a drain rate, the guide's test).",
+    )
+    instances: int = Field(1, ge=1, le=100, description="Consumer instances (tool kafkalab).")
+    groups: Literal["shared", "per-instance"] = Field(
+        "shared", description="shared: every instance in one group (they split the partitions); "
+                              "per-instance: each its own group (each reads everything).",
+    )
+    share_group: bool = Field(False, description="Consume as a share group (KIP-932) instead of a consumer group.")
+    acknowledge_mode: Literal["implicit", "explicit"] = Field(
+        "implicit", description="Share groups: how records are acknowledged (share.acknowledgement.mode).",
+    )
     num_records: int | None = Field(None, ge=1, description="Records to consume; default: all the topic holds after the producers.")
     timeout_ms: int = Field(10000, ge=100, le=3_600_000, description="--timeout: max wait between returned records.")
     props: dict[str, Scalar] = Field(default_factory=dict, description="Consumer settings (fetch.min.bytes, ...).")
@@ -310,6 +384,37 @@ class ConsumerSpec(_Strict):
     timeout_s: float = Field(1800, gt=0, le=86400, description="The test still running after this is stopped and failed.")
 
     _props = field_validator("props", mode="before")(lambda value: _client_props(value, "consumer.props"))
+
+    @model_validator(mode="after")
+    def _tool_options(self) -> ConsumerSpec:
+        if self.tool == "kafka-perf":
+            for name, value, default in (("timing", self.timing, "after"), ("instances", self.instances, 1),
+                                         ("share_group", self.share_group, False)):
+                if value != default and not (name == "timing" and value == "alongside"):
+                    raise ValueError(f"consumer.{name}: ConsumerPerformance runs once, after the producers; "
+                                     "use tool kafkalab")
+        return self
+
+    @property
+    def runs_alongside(self) -> bool:
+        """Whether the consumers read while the producers write (ConsumerPerformance never does)."""
+        return self.enabled and self.tool == "kafkalab" and self.timing == "alongside"
+
+
+class LoadSpec(_Strict):
+    """What bounds the load and which part of it the figures cover, whatever the tool."""
+
+    warmup_s: float | None = Field(
+        None, ge=0, le=86400,
+        description="Seconds after the common start left out of every figure (still stored); "
+                    "default a tenth of the common window.",
+    )
+    max_bytes: int | None = Field(
+        None, ge=1, description="Byte budget of a run: the producers stop once they have written this many value bytes.",
+    )
+    allow_unthrottled: bool = Field(
+        False, description="Allow producer.throughput -1 (no rate limit) on a cluster kafkalab did not deploy.",
+    )
 
 
 class FaultSpec(_Strict):
@@ -367,8 +472,21 @@ class ExperimentSpec(_Strict):
         description="Broker faults during the producer test: kill or stop broker K at T seconds, restart after D.",
     )
     integrity: IntegritySpec = Field(default_factory=IntegritySpec)
+    load: LoadSpec = Field(default_factory=LoadSpec)
 
     _name = field_validator("name")(lambda value: _run_name(value))
+
+    @model_validator(mode="after")
+    def _load_fits(self) -> ExperimentSpec:
+        rate = self.producer.target_records_per_sec
+        warmup = self.load.warmup_s
+        if warmup is not None and rate is not None and warmup >= self.producer.num_records / rate:
+            raise ValueError(f"load.warmup_s: {warmup:g} s is as long as the run itself (about "
+                             f"{self.producer.num_records / rate:g} s: producer.num_records / producer.throughput)")
+        if self.consumer.share_group and not share_groups_available(self.kafka_version):
+            raise ValueError(f"consumer.share_group: Kafka {self.kafka_version} has no share groups "
+                             f"(KIP-932 needs Kafka {'.'.join(map(str, SHARE_GROUPS_SINCE))} or later)")
+        return self
 
     @model_validator(mode="after")
     def _fits_the_cluster(self) -> ExperimentSpec:
@@ -497,7 +615,7 @@ def parse_spec(data: Any, *, source: str = "spec", base_dir: Path | None = None)
     """Validate a spec mapping; raise SpecError naming the first bad field."""
     if not isinstance(data, dict):
         raise SpecError(f"{source}: must be a mapping of settings, got {type(data).__name__}")
-    data = apply_profile(_merge_options_json(data, source=source, base_dir=base_dir))
+    data = apply_profile(_pin_payload_file(_merge_options_json(data, source=source, base_dir=base_dir), base_dir))
     try:
         return ExperimentSpec.model_validate(data)
     except ValidationError as exc:
@@ -579,6 +697,17 @@ def apply_override(data: dict[str, Any], item: str) -> None:
 
 def _is_mapping_field(annotation: Any) -> bool:
     return getattr(annotation, "__origin__", None) is dict
+
+
+def _pin_payload_file(data: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+    """A relative producer.payload_file is relative to the spec file: pin it to that now."""
+    producer = data.get("producer")
+    if not isinstance(producer, dict) or not isinstance(producer.get("payload_file"), str) or base_dir is None:
+        return data
+    path = Path(producer["payload_file"]).expanduser()
+    if not producer["payload_file"] or path.is_absolute():
+        return data
+    return {**data, "producer": {**producer, "payload_file": str(base_dir / path)}}
 
 
 def _merge_options_json(data: dict[str, Any], *, source: str, base_dir: Path | None) -> dict[str, Any]:
