@@ -16,7 +16,7 @@ from kafkalab.platforms import Cluster
 from kafkalab.results import spool
 from kafkalab.results.store import Store
 from kafkalab.spec import ExperimentSpec
-from tasks.load import consumer_test, integrity, producer_fanout, records_in_topic
+from tasks.load import consumer_test, integrity, producer_fanout, records_in_topic, run_figures
 from tasks.topics import create_topic
 
 
@@ -82,17 +82,18 @@ def run_once(
         with timed("create topic", timings):
             record.topic = create_topic(spec, cluster, topic)
         with timed("producers", timings):
-            record.producers = producer_fanout(spec, cluster, record.topic, faults, label=label)
+            record.producers, record.consumers = producer_fanout(spec, cluster, record.topic, faults, label=label)
         with timed("records in topic", timings):
             record.records_in_topic = records_in_topic(cluster, record.topic)
-        if spec.consumer.enabled and all(p.status == "ok" for p in record.producers):
+        if spec.consumer.enabled and not spec.consumer.runs_alongside and all(p.status == "ok" for p in record.producers):
             with timed("consumer test", timings):
                 # what the topic holds: after a fault that lost records the consumer still
                 # measures reading; the loss itself is the integrity step's finding
-                record.consumer = consumer_test(spec, cluster, record.topic, record.records_in_topic, label=label)
+                record.consumers = consumer_test(spec, cluster, record.topic, record.records_in_topic, label=label)
         with timed("integrity", timings):
             integrity(spec, cluster, record.topic, record.producers, record.records_in_topic).apply(record)
-        record.error = steps.run_error(record.producers, record.consumer)
+        record.figures = run_figures(spec, record)
+        record.error = steps.run_error(record.producers, record.consumers)
     except Exception as exc:  # noqa: BLE001 - stored with the run; the flow decides what fails
         record.error = f"{type(exc).__name__}: {exc}"
     except BaseException as exc:  # Ctrl-C, SIGTERM, a cancellation from the UI: keep the run, then stop

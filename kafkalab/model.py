@@ -67,6 +67,26 @@ class ProducerOutput:
     steady_state: ProducerSummary | None = None
 
 
+@dataclass(frozen=True)
+class LoadInterval:
+    """One reporting interval of a kafkalab load-generator instance (kafkalab.kafka.loadgen).
+
+    Times are epoch milliseconds on the clock of the machine that ran the instance. The
+    histograms are HdrHistogram's compressed encoding (base64, "HISTFAAA..."), in
+    microseconds, by kind: send, corrected, schedule_delay (producers), end_to_end (consumers).
+    """
+
+    seq: int
+    start_ms: int
+    end_ms: int
+    sent: int = 0
+    acked: int = 0
+    failed: int = 0
+    received: int = 0
+    bytes: int = 0
+    histograms: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class ProducerOutcome:
     """One producer instance: what it was asked, what it printed, what it measured."""
@@ -81,6 +101,9 @@ class ProducerOutcome:
     started_at: datetime
     finished_at: datetime
     error: str | None = None
+    tool: str = "kafka-perf"  # kafka-perf (ProducerPerformance) | kafkalab (the load generator)
+    intervals: list[LoadInterval] = field(default_factory=list)  # kafkalab only
+    stopped_by: str | None = None  # kafkalab: records | bytes (the byte budget) | duration
 
 
 @dataclass
@@ -93,6 +116,49 @@ class ConsumerOutcome:
     started_at: datetime
     finished_at: datetime
     error: str | None = None
+    instance: int = 0
+    tool: str = "kafka-perf"  # kafka-perf (ConsumerPerformance, after the producers) | kafkalab
+    group: str | None = None
+    intervals: list[LoadInterval] = field(default_factory=list)  # kafkalab only
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """One kind of latency of a run, merged from every instance's histograms over the window."""
+
+    kind: str  # send | corrected | schedule_delay | end_to_end
+    count: int
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float
+    p9999_ms: float
+    max_ms: float
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """A run's figures over one stated window (kafkalab.results.figures): throughput while every
+    producer instance measured, after the warm-up; latency merged from the histograms; and
+    whether the run kept its target rate."""
+
+    warmup_s: float | None
+    window_start: datetime | None
+    window_end: datetime | None
+    window_records: int | None
+    window_bytes: int | None
+    target_records_per_sec: float | None  # all instances together; None when unthrottled
+    achieved_records_per_sec: float | None
+    saturated: bool | None
+    saturation_reason: str | None
+    latency: list[LatencySummary] = field(default_factory=list)
+
+    @property
+    def window_s(self) -> float | None:
+        if self.window_start is None or self.window_end is None:
+            return None
+        return (self.window_end - self.window_start).total_seconds()
 
 
 @dataclass
@@ -177,7 +243,8 @@ class RunRecord:
     hardware: dict[str, Any] | None = None
     reference_key: str | None = None
     producers: list[ProducerOutcome] = field(default_factory=list)
-    consumer: ConsumerOutcome | None = None
+    consumers: list[ConsumerOutcome] = field(default_factory=list)
+    figures: RunFigures | None = None
     steps: list[StepTiming] = field(default_factory=list)
     # Set when the engine records the run; the store keeps one row per key, so a run
     # loaded again (from a spool file, kafkalab.results.spool) is not stored twice.

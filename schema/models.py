@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -178,10 +179,30 @@ class Run(Base):
     records_lost: Mapped[int | None] = mapped_column(
         BigInteger, comment="records_acknowledged minus what the topic holds; < 0: more held than acknowledged"
     )
+    # The load generator (schema 0006): which tools ran, and the figures over one window.
+    producer_tool: Mapped[str | None] = mapped_column(comment="kafkalab (load generator) | kafka-perf (ProducerPerformance)")
+    consumer_tool: Mapped[str | None] = mapped_column(comment="kafkalab | kafka-perf (ConsumerPerformance); NULL: no consumers")
+    warmup_s: Mapped[float | None] = mapped_column(comment="seconds after the common start left out of the figures")
+    window_start: Mapped[datetime | None] = mapped_column(
+        comment="start of the window every producer instance measured in, after the warm-up"
+    )
+    window_end: Mapped[datetime | None] = mapped_column(comment="end of that window")
+    window_records: Mapped[int | None] = mapped_column(BigInteger, comment="records acknowledged in the window")
+    window_bytes: Mapped[int | None] = mapped_column(BigInteger, comment="value bytes acknowledged in the window")
+    target_records_per_sec: Mapped[float | None] = mapped_column(
+        comment="the rate asked of all producer instances together; NULL: unthrottled"
+    )
+    achieved_records_per_sec: Mapped[float | None] = mapped_column(
+        comment="window_records / window length (kafka-perf: the sum of the instances' own averages)"
+    )
+    saturated: Mapped[bool | None] = mapped_column(
+        comment="the run did not keep its target rate (or had none): its latency measures queueing"
+    )
+    saturation_reason: Mapped[str | None]
 
 
 class ProducerResult(Base):
-    """One ProducerPerformance instance of a run."""
+    """One producer instance of a run (ProducerPerformance or kafkalab's load generator)."""
 
     __tablename__ = "producer_results"
     __table_args__ = (
@@ -220,6 +241,8 @@ class ProducerResult(Base):
     raw_output: Mapped[str] = mapped_column(comment="the tool's whole output")
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime]
+    tool: Mapped[str] = mapped_column(server_default="kafka-perf", comment="kafka-perf | kafkalab")
+    stopped_by: Mapped[str | None] = mapped_column(comment="kafkalab: records | bytes (the byte budget) | duration")
 
 
 class ProducerWindow(Base):
@@ -268,15 +291,16 @@ class FaultEvent(Base):
 
 
 class ConsumerResult(Base):
-    """The ConsumerPerformance test of a run."""
+    """One consumer instance of a run (ConsumerPerformance, or kafkalab's load generator)."""
 
     __tablename__ = "consumer_results"
-    __table_args__ = (CheckConstraint(_STATUS_CHECK, name="status"),)
+    __table_args__ = (CheckConstraint(_STATUS_CHECK, name="status"), UniqueConstraint("run_id", "instance"))
 
     id: Mapped[int] = _id()
-    run_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), unique=True
-    )  # one consumer test per run
+    run_id: Mapped[int] = _parent("runs.id")
+    instance: Mapped[int] = mapped_column(Integer, server_default="0")
+    tool: Mapped[str] = mapped_column(server_default="kafka-perf", comment="kafka-perf | kafkalab")
+    group_id: Mapped[str | None] = mapped_column(comment="the consumer (or share) group it read in")
     status: Mapped[str]
     exit_code: Mapped[int | None] = mapped_column(Integer)
     messages_requested: Mapped[int] = mapped_column(BigInteger)
@@ -294,6 +318,72 @@ class ConsumerResult(Base):
     raw_output: Mapped[str] = mapped_column(comment="the tool's whole output")
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime]
+
+
+class LoadIntervalRow(Base):
+    """One reporting interval of a load-generator instance; written with COPY."""
+
+    __tablename__ = "load_intervals"
+    __table_args__ = (CheckConstraint("role IN ('producer', 'consumer')", name="role"),)
+
+    run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(primary_key=True)
+    instance: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    sent: Mapped[int] = mapped_column(BigInteger)
+    acked: Mapped[int] = mapped_column(BigInteger)
+    failed: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger, comment="value bytes acknowledged (producers) or received")
+
+
+class LatencyHistogram(Base):
+    """One HdrHistogram of one interval of one instance, in microseconds; written with COPY."""
+
+    __tablename__ = "latency_histograms"
+    __table_args__ = (
+        CheckConstraint("kind IN ('send', 'corrected', 'schedule_delay', 'end_to_end')", name="kind"),
+        ForeignKeyConstraint(["run_id", "role", "instance", "seq"],
+                             ["load_intervals.run_id", "load_intervals.role", "load_intervals.instance",
+                              "load_intervals.seq"], ondelete="CASCADE"),
+    )
+
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    role: Mapped[str] = mapped_column(primary_key=True)
+    instance: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(primary_key=True)
+    total_count: Mapped[int] = mapped_column(BigInteger)
+    encoded: Mapped[str] = mapped_column(comment="HdrHistogram's compressed encoding, base64 (HISTFAAA...)")
+
+
+class RunLatency(Base):
+    """A run's latency of one kind, merged from every instance's histograms over its window."""
+
+    __tablename__ = "run_latency"
+
+    run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    mean_ms: Mapped[float]
+    p50_ms: Mapped[float]
+    p90_ms: Mapped[float]
+    p99_ms: Mapped[float]
+    p999_ms: Mapped[float]
+    p9999_ms: Mapped[float]
+    max_ms: Mapped[float]
+
+
+class StudentT(Base):
+    """The two-sided 95% Student t critical value by degrees of freedom (from scipy), for the
+    confidence intervals the views compute."""
+
+    __tablename__ = "student_t_95"
+
+    df: Mapped[int] = mapped_column(Integer, primary_key=True)
+    t: Mapped[float]
 
 
 class StepTiming(Base):

@@ -12,6 +12,7 @@ from kafkalab.core import secrets
 from kafkalab.experiment import steps
 from kafkalab.kafka import distribution
 from kafkalab.kafka.distribution import KafkaDistribution
+from kafkalab.kafka.security import endpoint_of
 from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec
 from tasks import DOWNLOAD_RETRIES, KAFKA_RETRIES, kafkalab_task
@@ -54,7 +55,7 @@ def wait_broker_ready(cluster: Cluster, broker_id: int, timeout_s: float) -> str
 @kafkalab_task(name="endpoints")
 def endpoints(cluster: Cluster) -> str:
     servers = cluster.open_endpoints()  # a SCRAM user is created now that the brokers are up
-    protocol = cluster.security.protocol if cluster.security else "PLAINTEXT"
+    protocol = endpoint_of(cluster.endpoint).security.protocol
     get_run_logger().info("bootstrap servers: %s (%s)", servers, protocol)
     return servers
 

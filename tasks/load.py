@@ -8,9 +8,10 @@ from typing import Any
 from prefect import get_run_logger
 
 from kafkalab.experiment import steps
-from kafkalab.model import ConsumerOutcome, ProducerOutcome
+from kafkalab.model import ConsumerOutcome, ProducerOutcome, RunFigures, RunRecord
 from kafkalab.platforms import Cluster
 from kafkalab.platforms.faults import FaultInjector
+from kafkalab.results import figures
 from kafkalab.results.integrity import Integrity
 from kafkalab.spec import ExperimentSpec
 from tasks import KAFKA_RETRIES, kafkalab_task
@@ -30,23 +31,45 @@ def _producers_run_name(parameters: dict[str, Any]) -> str:
 @kafkalab_task(name="producers", task_run_name=_producers_run_name)
 def producer_fanout(
     spec: ExperimentSpec, cluster: Cluster, topic: str, faults: FaultInjector | None = None, label: str = ""
-) -> list[ProducerOutcome]:
-    """`label` names the run in the task run's name (e.g. "rep 2/5")."""
-    outcomes = steps.producer_fanout(spec, cluster, topic, on_line=_tool_lines(), faults=faults)
-    logger = get_run_logger()
-    for o in outcomes:
-        if o.status != "ok":
-            logger.error("producer-%d failed: %s", o.instance, o.error)
-    return outcomes
+) -> tuple[list[ProducerOutcome], list[ConsumerOutcome]]:
+    """The producers, and the consumers when they read alongside. `label` names the run in
+    the task run's name (e.g. "rep 2/5")."""
+    producers, consumers = steps.producer_fanout(spec, cluster, topic, on_line=_tool_lines(), faults=faults)
+    _log_failures(producers, consumers)
+    return producers, consumers
 
 
 @kafkalab_task(name="consumer test", task_run_name="consumer test {label}")
 def consumer_test(spec: ExperimentSpec, cluster: Cluster, topic: str, records_held: int,
-                  label: str = "") -> ConsumerOutcome:
-    outcome = steps.consumer_test(spec, cluster, topic, records_held, on_line=_tool_lines())
-    if outcome.status != "ok":
-        get_run_logger().error("consumer test failed: %s", outcome.error)
-    return outcome
+                  label: str = "") -> list[ConsumerOutcome]:
+    outcomes = steps.consumer_test(spec, cluster, topic, records_held, on_line=_tool_lines())
+    _log_failures([], outcomes)
+    return outcomes
+
+
+def _log_failures(producers: list[ProducerOutcome], consumers: list[ConsumerOutcome]) -> None:
+    logger = get_run_logger()
+    for p in producers:
+        if p.status != "ok":
+            logger.error("producer-%d failed: %s", p.instance, p.error)
+    for c in consumers:
+        if c.status != "ok":
+            logger.error("consumer-%d failed: %s", c.instance, c.error)
+
+
+@kafkalab_task(name="figures")
+def run_figures(spec: ExperimentSpec, record: RunRecord) -> RunFigures:
+    """The run's throughput over its common window and its merged latency; saturated or not, and why."""
+    result = figures.run_figures(record.producers, record.consumers,
+                                 target_per_instance=spec.producer.target_records_per_sec, warmup_s=spec.load.warmup_s)
+    logger = get_run_logger()
+    if result.window_s is not None:
+        latency = ", ".join(f"{s.kind} p99 {s.p99_ms:,.2f} ms" for s in result.latency)
+        logger.info("window %.1f s after a %.1f s warm-up: %s records/s; %s", result.window_s, result.warmup_s or 0,
+                    f"{result.achieved_records_per_sec:,.0f}", latency or "no latency recorded")
+    if result.saturated:
+        logger.warning("saturated: %s", result.saturation_reason)
+    return result
 
 
 @kafkalab_task(name="records in topic", **KAFKA_RETRIES)

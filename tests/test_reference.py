@@ -40,8 +40,8 @@ def test_every_line_of_the_data_file_is_in_the_guide_verbatim() -> None:
             for producer in run.producers:
                 for line in _lines(producer.raw_output):
                     assert line in guide, (experiment.name, line)
-            if run.consumer:
-                for line in _lines(run.consumer.raw_output):
+            for consumer in run.consumers:
+                for line in _lines(consumer.raw_output):
                     assert line in guide, (experiment.name, line)
         for figure in experiment.printed:
             assert figure.line in guide, (experiment.name, figure.line)
@@ -58,15 +58,15 @@ def test_every_result_line_of_the_guide_is_in_the_data_file() -> None:
             assert bare in shipped, line
     printed = {f.line for e in REF.experiments for f in e.printed}
     assert {line.strip() for line in guide_lines() if line.startswith(("Average:", "Total Throughput:"))} == printed
-    consumer_blocks = [r.consumer.raw_output for e in REF.experiments for r in e.runs if r.consumer]
+    consumer_blocks = [c.raw_output for e in REF.experiments for r in e.runs for c in r.consumers]
     assert len(consumer_blocks) == sum(1 for line in guide_lines() if line.startswith("start.time - "))
 
 
 @pytest.mark.parametrize("experiment", REF.experiments, ids=lambda e: e.name)
 def test_each_experiment_holds_the_lines_of_its_guide_section(experiment: reference.ReferenceExperiment) -> None:
     block = block_after(experiment.settings["section"], count=experiment.settings["block"])
-    if experiment.runs[0].consumer is not None:
-        assert _lines(experiment.runs[0].consumer.raw_output) == _lines(block)
+    if experiment.runs[0].consumers:
+        assert _lines(experiment.runs[0].consumers[0].raw_output) == _lines(block)
         return
     in_guide = [line for line in _result_lines(block) if isinstance(parse_producer_line(line), ProducerSummary)]
     shipped = [

@@ -101,7 +101,7 @@ def make_record(experiment: str = "baseline", **changes) -> RunRecord:
             _producer(1, "ok", _summary(3000, 300.0, 3.0, 20.0, 70.0, 8.0), windows=2),
             _producer(2, "failed", _summary(10, 9999.0, 99.0, 999.0, 9999.0, 999.0), windows=1),
         ],
-        consumer=ConsumerOutcome(
+        consumers=[ConsumerOutcome(
             status="ok",
             messages_requested=2000,
             exit_code=0,
@@ -111,7 +111,7 @@ def make_record(experiment: str = "baseline", **changes) -> RunRecord:
             raw_output="start.time, end.time, ...",
             started_at=T0 + timedelta(seconds=60),
             finished_at=T0 + timedelta(seconds=75),
-        ),
+        )],
         steps=[StepTiming("deploy", T0, T0 + timedelta(seconds=20)), StepTiming("produce", T0, T0 + timedelta(seconds=31))],
     )
     for key, value in changes.items():
@@ -226,7 +226,7 @@ def test_views_and_latency_columns_are_documented(store: Store) -> None:
 
 
 def test_run_without_an_ok_producer_has_null_totals(store: Store) -> None:
-    record = make_record(status="failed", error="cluster did not start", producers=[], consumer=None, steps=[])
+    record = make_record(status="failed", error="cluster did not start", producers=[], consumers=[], steps=[])
     store.save_run(record)
     totals = store.results()[0]
     assert (totals["status"], totals["instances_ok"], totals["total_records"]) == ("failed", 0, None)
@@ -248,7 +248,7 @@ def test_a_failure_mid_save_leaves_nothing(store: Store) -> None:
     store.save_run(make_record("kept"))
     before = {t: _count(store, t) for t in ("experiments", "runs", "producer_results", "producer_windows")}
     broken = make_record("never-stored")
-    broken.consumer.status = "exploded"  # violates the status check, after everything else was written
+    broken.consumers[0].status = "exploded"  # violates the status check, after everything else was written
     with pytest.raises(KafkalabError, match="could not save run 1 of 'never-stored'"):
         store.save_run(broken)
     after = {t: _count(store, t) for t in before}

@@ -88,8 +88,8 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "ta
 
 RESULT_COLUMNS = (
     "run_id", "experiment", "started_at", "status", "brokers", "partitions", "record_size",
-    "producer_instances", "total_records", "total_records_per_sec", "total_mb_per_sec",
-    "avg_latency_ms", "worst_p99_ms", "records_in_topic",
+    "producer_instances", "total_records", "window_records_per_sec", "total_records_per_sec", "total_mb_per_sec",
+    "corrected_p99_ms", "worst_p99_ms", "saturated", "records_in_topic",
 )
 
 
@@ -137,6 +137,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec, args.set)  # validated before anything starts
     check_spec(spec, source=str(args.spec))  # and what its platform cannot do yet
+    if args.dry_run:
+        from kafkalab.experiment.dry_run import run_lines
+
+        print("\n".join(run_lines(spec)))
+        return 0
     _check_env_secrets([spec])
     _check_broker_settings([spec])
     _use_database(args.database_url)
@@ -170,7 +175,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     _check_env_secrets([cell.spec for cell in plan.cells])
     _check_broker_settings([cell.spec for cell in plan.cells])
     if args.dry_run:
-        print(render_plan(plan))
+        from kafkalab.experiment.dry_run import sweep_lines
+
+        print("\n".join([render_plan(plan), *sweep_lines(plan)]))
         return 0
     _use_database(args.database_url)
     from kafkalab.results.store import Store
@@ -235,6 +242,31 @@ def cmd_results(args: argparse.Namespace) -> int:
             r["flow_run_url"] = links.get(r.get("flow_run_id") or "")
         columns.append("flow_run_url")
     print(render(columns, [[r.get(c) for c in columns] for r in rows], args.format))
+    return 0
+
+
+def cmd_latency(args: argparse.Namespace) -> int:
+    _use_database(args.database_url)
+    from kafkalab.results import latency
+    from kafkalab.results.store import Store
+
+    if args.from_s is not None and args.to_s is not None and args.to_s <= args.from_s:
+        raise SpecError(f"--to: {args.to_s:g} s is not after --from ({args.from_s:g} s)")
+    with Store() as store:
+        if not store.run_totals([args.run]):
+            raise SpecError(f"latency: no run {args.run} stored")
+        result = latency.remerge(store, args.run, kinds=args.kind or latency.KINDS, from_s=args.from_s,
+                                 to_s=args.to_s, instances=args.instances)
+    if result.load_start is None:
+        raise SpecError(f"latency: run {args.run} has no histograms (its producers ran Kafka's perf tool, "
+                        "which keeps none; tool kafkalab does)")
+    window = f"{args.from_s or 0:g} s to {'the end' if args.to_s is None else f'{args.to_s:g} s'}"
+    who = "every instance" if args.instances is None else "instances " + ", ".join(map(str, args.instances))
+    print(f"run {args.run}: {result.intervals} interval histograms merged, {window} of the load "
+          f"(from {result.load_start.isoformat(timespec='seconds')}), {who}; latency in ms", file=sys.stderr)
+    columns = ["kind", "count", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "p9999_ms", "max_ms"]
+    rows = [[getattr(s, c) for c in columns] for s in result.latency]
+    print(render(columns, rows, args.format))
     return 0
 
 
@@ -353,7 +385,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
     for run_dir, freed in cleaned:
         print(f"cleaned {run_dir}: {freed / 1e6:.1f} MB of data removed (configs and logs kept)")
     stopped_apis = prefect_api.clean(say=print)  # and names the lasting one, which it keeps
-    if not cleaned and not stopped_apis:
+    from kafkalab.app.cluster_command import clean_kept
+
+    kept = clean_kept(stop=args.clusters, say=print)  # listed, and left running unless --clusters
+    if not cleaned and not stopped_apis and not kept:
         print("nothing to clean")
     return 0
 
@@ -429,6 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("spec", type=Path, help="experiment YAML, e.g. experiments/quickstart.yaml")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a spec setting, e.g. producer.num_records=100000 or producer.props.linger.ms=10")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print what the run would create and write, and where, and exit (changes nothing)")
     run.set_defaults(func=cmd_run)
 
     sweep = with_db(sub.add_parser("sweep", help="run a sweep (cells x repetitions) as one resumable Prefect flow"))
@@ -446,6 +483,19 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--format", choices=("table", "csv", "json"), default="table")
     results.add_argument("--limit", type=int, default=0, metavar="N")
     results.set_defaults(func=cmd_results)
+
+    lat = with_db(sub.add_parser("latency", help="a run's latency percentiles re-merged from its histograms: "
+                                                 "any window, any instances"))
+    lat.add_argument("run", type=int, help="the run id (kafkalab results)")
+    lat.add_argument("--kind", action="append", choices=("send", "corrected", "schedule_delay", "end_to_end"),
+                     help="latency kind (repeatable; default all): from the send, from the intended send time "
+                          "(corrected), the generator's lag behind its schedule, or end to end")
+    lat.add_argument("--from", dest="from_s", type=float, metavar="S", help="seconds into the load (default its start)")
+    lat.add_argument("--to", dest="to_s", type=float, metavar="S", help="seconds into the load (default its end)")
+    lat.add_argument("--instances", type=lambda text: [int(i) for i in text.split(",")], metavar="I,J",
+                     help="only these instance numbers (producers; consumers for end_to_end)")
+    lat.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    lat.set_defaults(func=cmd_latency)
 
     sql = with_db(sub.add_parser("sql", help="a read-only query against the results database"))
     sql.add_argument("query", nargs="?")
@@ -481,7 +531,12 @@ def build_parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=cmd_check)
 
     clean = sub.add_parser("clean", help="stop what run directories of dead kafkalab processes left running, free their data")
+    clean.add_argument("--clusters", action="store_true", help="also stop the clusters `kafkalab cluster up` left running")
     clean.set_defaults(func=cmd_clean)
+
+    from kafkalab.app import cluster_command
+
+    cluster_command.add_parser(sub)
 
     kafka = sub.add_parser("kafka", help="fetch the Kafka jars into the cache (once) and show where they are")
     kafka.add_argument("--version", default=None, help="Apache Kafka version (default: the pinned one)")

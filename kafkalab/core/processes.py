@@ -137,6 +137,14 @@ class ManagedProcess:
     def output(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def detach(self) -> None:
+        """Let the process outlive this one (`kafkalab cluster up`): no stop at exit or on a
+        signal. Its output still goes to its log (started without `on_line`)."""
+        with _live_lock:
+            _live.discard(self)
+        if not self._log.closed:
+            self._log.close()  # the child writes through its own descriptor
+
 
 def stop_all(grace_s: float = 5.0) -> None:
     """Stop every process still registered (exit handler, signal handler)."""

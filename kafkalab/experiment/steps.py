@@ -38,10 +38,22 @@ def new_run_dir(name: str) -> Path:
 
 def producer_load(spec: ExperimentSpec, topic: str) -> ProducerLoad:
     p = spec.producer
+    budget = spec.load.max_bytes
     return ProducerLoad(
         topic=topic, num_records=p.num_records, record_size=p.record_size, throughput=p.throughput,
         props=dict(p.props), heap_mb=p.heap_mb, reporting_interval_ms=p.reporting_interval_ms, timeout_s=p.timeout_s,
-        unacknowledged_ok=bool(spec.faults),
+        unacknowledged_ok=bool(spec.faults), tool=p.tool, keys=p.record_keys, payload_file=p.payload_file,
+        max_bytes=None if budget is None else max(1, budget // p.instances),  # the budget shared out
+    )
+
+
+def consumer_load(spec: ExperimentSpec, topic: str, num_records: int) -> ConsumerLoad:
+    c = spec.consumer
+    return ConsumerLoad(
+        topic=topic, num_records=max(1, num_records), timeout_ms=c.timeout_ms, props=dict(c.props),
+        heap_mb=c.heap_mb, timeout_s=c.timeout_s, tool=c.tool, group=f"kafkalab-{topic}-consumer",
+        instances=c.instances, groups=c.groups, share_group=c.share_group, acknowledge_mode=c.acknowledge_mode,
+        reporting_interval_ms=spec.producer.reporting_interval_ms,
     )
 
 
@@ -57,33 +69,35 @@ def fault_injector(spec: ExperimentSpec, cluster: Cluster, *, on_progress: Progr
 def producer_fanout(
     spec: ExperimentSpec, cluster: Cluster, topic: str, *, on_line: LineSink | None = None,
     faults: FaultInjector | None = None,
-) -> list[ProducerOutcome]:
-    """Step 6: the producer instances in parallel against the topic; output kept in <run dir>/<topic>/.
+) -> tuple[list[ProducerOutcome], list[ConsumerOutcome]]:
+    """Step 6: the producer instances in parallel against the topic, with the consumers when
+    they read alongside; output kept in <run dir>/<topic>/. (producers, consumers alongside)
 
     With `faults`, its clock starts when the instances get "go"; they are settled when the
     producers end (see kafkalab.platforms.faults).
     """
     if faults is not None:
         with faults.around_producers():
-            return _run_producers(spec, cluster, topic, on_line=on_line, on_go=faults.start)
-    return _run_producers(spec, cluster, topic, on_line=on_line)
+            return _run_load(spec, cluster, topic, on_line=on_line, on_go=faults.start)
+    return _run_load(spec, cluster, topic, on_line=on_line)
 
 
-def _run_producers(spec: ExperimentSpec, cluster: Cluster, topic: str, **kwargs) -> list[ProducerOutcome]:
-    return cluster.run_producers(producer_load(spec, topic), spec.producer.instances, client_prefix=f"kafkalab-{topic}",
-                                 spread=spec.producer.spread, **kwargs)
+def _run_load(spec: ExperimentSpec, cluster: Cluster, topic: str, **kwargs) -> tuple[list[ProducerOutcome],
+                                                                                      list[ConsumerOutcome]]:
+    alongside = None
+    if spec.consumer.runs_alongside:
+        alongside = consumer_load(spec, topic, spec.consumer.num_records
+                                  or spec.producer.num_records * spec.producer.instances)
+    return cluster.run_load(producer_load(spec, topic), spec.producer.instances, alongside=alongside,
+                            client_prefix=f"kafkalab-{topic}", spread=spec.producer.spread, **kwargs)
 
 
 def consumer_test(
     spec: ExperimentSpec, cluster: Cluster, topic: str, records_held: int, *, on_line: LineSink | None = None
-) -> ConsumerOutcome:
-    """Step 6, consumer side: read back what the topic holds (or the spec's count)."""
-    c = spec.consumer
-    load = ConsumerLoad(
-        topic=topic, num_records=c.num_records or max(1, records_held), timeout_ms=c.timeout_ms,
-        props=dict(c.props), heap_mb=c.heap_mb, timeout_s=c.timeout_s,
-    )
-    return cluster.run_consumer(load, group=f"kafkalab-{topic}-consumer", on_line=on_line)
+) -> list[ConsumerOutcome]:
+    """Step 6, consumer side, after the producers: read back what the topic holds (or the spec's count)."""
+    return cluster.run_consumers(consumer_load(spec, topic, spec.consumer.num_records or records_held),
+                                 on_line=on_line)
 
 
 def integrity(
@@ -99,8 +113,9 @@ def integrity(
 def new_run_record(spec: ExperimentSpec, cluster: Cluster, repetition: int, topic: str) -> RunRecord:
     """The run's row before its results: every setting it ran with."""
     return RunRecord(
-        experiment=spec.name, spec=spec_to_dict(spec), repetition=repetition, platform=cluster.platform,
-        kafka_version=cluster.dist.version, brokers=len(cluster.brokers), topic=topic,
+        experiment=spec.name, spec={**spec_to_dict(spec), **({"observed": cluster.observed} if cluster.observed else {})},
+        repetition=repetition, platform=cluster.platform,
+        kafka_version=cluster.kafka_version, brokers=len(cluster.brokers), topic=topic,
         partitions=spec.topic.partitions, replication_factor=spec.topic.replication_factor,
         record_size=spec.producer.record_size, num_records=spec.producer.num_records,
         throughput=spec.producer.throughput, producer_instances=spec.producer.instances,
@@ -110,14 +125,17 @@ def new_run_record(spec: ExperimentSpec, cluster: Cluster, repetition: int, topi
     )
 
 
-def run_error(producers: list[ProducerOutcome], consumer: ConsumerOutcome | None) -> str | None:
+def run_error(producers: list[ProducerOutcome], consumers: list[ConsumerOutcome]) -> str | None:
     """One line saying why a run failed, or None when every tool succeeded."""
     failed = [p for p in producers if p.status != "ok"]
     if failed:
         first = failed[0]
         return f"{len(failed)} of {len(producers)} producer instances failed; producer-{first.instance}: {first.error}"
-    if consumer is not None and consumer.status != "ok":
-        return f"consumer test failed: {consumer.error}"
+    failed_consumers = [c for c in consumers if c.status != "ok"]
+    if failed_consumers:
+        first_consumer = failed_consumers[0]
+        which = "consumer test" if len(consumers) == 1 else f"consumer-{first_consumer.instance}"
+        return f"{which} failed: {first_consumer.error}"
     return None
 
 

@@ -152,11 +152,11 @@ def topic_assignment(bootstrap: Target, topic: str) -> dict[int, list[int]]:
     return {p.id: list(p.replicas) for p in meta.partitions.values()}
 
 
-def smoke_test(bootstrap: Target, *, replication_factor: int, timeout_s: float = 60) -> str:
-    """The guide's Step 5: produce one message and read it back. Returns the message."""
+def smoke_test(bootstrap: Target, *, replication_factor: int, timeout_s: float = 60, topic: str = SMOKE_TOPIC) -> str:
+    """The guide's Step 5: produce one message to `topic` (created when missing) and read it back. Returns the message."""
     client = admin_client(bootstrap)
-    if SMOKE_TOPIC not in client.list_topics(timeout=10).topics:
-        create_topic(bootstrap, SMOKE_TOPIC, partitions=1, replication_factor=replication_factor, timeout_s=timeout_s)
+    if topic not in client.list_topics(timeout=10).topics:
+        create_topic(bootstrap, topic, partitions=1, replication_factor=replication_factor, timeout_s=timeout_s)
     message = f"kafkalab smoke test {uuid.uuid4()}"
     producer = Producer({**client_config(bootstrap), "acks": "all"})
     delivered: list[str] = []
@@ -164,10 +164,10 @@ def smoke_test(bootstrap: Target, *, replication_factor: int, timeout_s: float =
     def on_delivery(err, _msg) -> None:
         delivered.append("ok" if err is None else str(err))
 
-    producer.produce(SMOKE_TOPIC, message.encode(), on_delivery=on_delivery)
+    producer.produce(topic, message.encode(), on_delivery=on_delivery)
     producer.flush(timeout_s)
     if delivered != ["ok"]:
-        raise ClusterError(f"smoke test: producing to {SMOKE_TOPIC} failed: {delivered or 'no delivery report'}")
+        raise ClusterError(f"smoke test: producing to {topic} failed: {delivered or 'no delivery report'}")
     consumer = Consumer({
         **client_config(bootstrap), "group.id": f"kafkalab-smoke-{uuid.uuid4()}",
         "auto.offset.reset": "earliest", "enable.auto.commit": False,
@@ -177,8 +177,8 @@ def smoke_test(bootstrap: Target, *, replication_factor: int, timeout_s: float =
         return msg is not None and not msg.error() and msg.value() == message.encode()
 
     try:
-        consumer.assign([TopicPartition(SMOKE_TOPIC, 0, 0)])
-        wait_until(read_back, timeout_s, f"smoke test: the message produced to {SMOKE_TOPIC} read back", interval=0,
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        wait_until(read_back, timeout_s, f"smoke test: the message produced to {topic} read back", interval=0,
                    error=ClusterError)
     finally:
         consumer.close()

@@ -62,6 +62,12 @@ class ClientSecurity:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ca_file: Path | None = None
+    # A client certificate (brokers with ssl.client.auth): its chain and key as PEM files, and
+    # both in one file for the Java clients, whose PEM keystore wants them together.
+    certificate_file: Path | None = None
+    key_file: Path | None = None
+    keystore_file: Path | None = None
+    key_password: str | None = field(default=None, repr=False)
 
     @property
     def uses_sasl(self) -> bool:
@@ -83,6 +89,11 @@ class ClientSecurity:
         if self.uses_tls and self.ca_file is not None:
             props["ssl.truststore.type"] = "PEM"
             props["ssl.truststore.location"] = str(self.ca_file)
+        if self.uses_tls and self.keystore_file is not None:
+            props["ssl.keystore.type"] = "PEM"
+            props["ssl.keystore.location"] = str(self.keystore_file)
+            if self.key_password:
+                props["ssl.key.password"] = self.key_password
         return props
 
     def librdkafka_config(self) -> dict[str, str]:
@@ -95,6 +106,11 @@ class ClientSecurity:
                            "sasl.password": str(self.password)})
         if self.uses_tls and self.ca_file is not None:
             config["ssl.ca.location"] = str(self.ca_file)
+        if self.uses_tls and self.certificate_file is not None and self.key_file is not None:
+            config["ssl.certificate.location"] = str(self.certificate_file)
+            config["ssl.key.location"] = str(self.key_file)
+            if self.key_password:
+                config["ssl.key.password"] = self.key_password
         return config
 
 
@@ -235,6 +251,11 @@ def write_tls_files(directory: Path, *, days: int = 7) -> TlsFiles:
         + broker_cert.public_bytes(pem) + ca_cert.public_bytes(pem),
     )
     return TlsFiles(ca_file, keystore)
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write `data` to a file readable by its owner only (0600 from the start)."""
+    return _write_private(path, data)
 
 
 def _write_private(path: Path, data: bytes) -> Path:

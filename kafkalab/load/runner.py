@@ -1,4 +1,8 @@
-"""The load: N ProducerPerformance instances in parallel, then ConsumerPerformance (Step 6).
+"""The load (Step 6): N producer instances in parallel, and the consumers, with either tool.
+
+`kafkalab` runs kafkalab's load generator (kafkalab.load.generator): histograms, latency
+from the intended send time, consumers alongside the producers. `kafka-perf` runs Kafka's
+ProducerPerformance instances, then ConsumerPerformance, exactly as the guide did.
 
 Each instance gets its own client id and its own properties file (mode 0600, so client
 settings, credentials included, never appear on a command line), writes its output to the
@@ -9,54 +13,63 @@ its output kept: never a silent zero.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from kafkalab.core.processes import ManagedProcess
-from kafkalab.core.waiting import WaitTimeout, wait_until
 from kafkalab.kafka import perftools
 from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.kafka.properties import write_properties
 from kafkalab.kafka.security import Endpoint, endpoint_of
-from kafkalab.model import ConsumerOutcome, ConsumerSummary, ProducerOutcome, ProducerOutput
+from kafkalab.load import barrier, generator
+from kafkalab.load.loads import ConsumerLoad, LineSink, ProducerLoad, consumer_error, producer_error
+from kafkalab.model import ConsumerOutcome, ProducerOutcome
 
-LineSink = Callable[[str, str], None]  # (source, line), e.g. ("producer-2", "5000 records sent, ...")
+__all__ = ["ConsumerLoad", "LineSink", "ProducerLoad", "consumer_error", "producer_error", "run_consumer",
+           "run_consumers", "run_load", "run_producers"]
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
+def run_load(
+    dist: KafkaDistribution,
+    endpoint: Endpoint | str,
+    load: ProducerLoad,
+    instances: int,
+    work_dir: Path,
+    *,
+    alongside: ConsumerLoad | None = None,
+    client_prefix: str,
+    on_line: LineSink | None = None,
+    on_go: Callable[[], None] | None = None,
+) -> tuple[list[ProducerOutcome], list[ConsumerOutcome]]:
+    """The producer instances of `load.tool`, with `alongside` consumers reading as they write
+    (kafkalab's generator only); (producer outcomes, consumer outcomes)."""
+    endpoint = endpoint_of(endpoint)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if load.tool == "kafkalab":
+        return generator.run(dist, endpoint, load, instances, work_dir, consumer_load=alongside,
+                             client_prefix=client_prefix, on_line=on_line, on_go=on_go)
+    if alongside is not None:
+        raise ValueError("ProducerPerformance runs no consumers alongside; consumers run after it")
+    return run_producers(dist, endpoint, load, instances, work_dir, client_prefix=client_prefix, on_line=on_line,
+                         on_go=on_go), []
 
-@dataclass(frozen=True)
-class ProducerLoad:
-    """What every producer instance of a run is asked to do."""
 
-    topic: str
-    num_records: int
-    record_size: int
-    throughput: float
-    props: dict[str, str]
-    heap_mb: int = 256
-    reporting_interval_ms: int = 5000
-    timeout_s: float = 1800
-    # With broker faults in the run, sends the client gave up on (its retries spent while
-    # leadership moved) are the availability finding, not a failed instance.
-    unacknowledged_ok: bool = False
-
-
-@dataclass(frozen=True)
-class ConsumerLoad:
-    topic: str
-    num_records: int
-    timeout_ms: int
-    props: dict[str, str]
-    heap_mb: int = 256
-    timeout_s: float = 1800
+def run_consumers(
+    dist: KafkaDistribution, endpoint: Endpoint | str, load: ConsumerLoad, work_dir: Path, *,
+    on_line: LineSink | None = None,
+) -> list[ConsumerOutcome]:
+    """The consumers after the producers: ConsumerPerformance, or the generator's instances."""
+    endpoint = endpoint_of(endpoint)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if load.tool == "kafkalab":
+        return generator.run_consumers(dist, endpoint, load, work_dir, client_prefix=f"kafkalab-{load.topic}",
+                                       on_line=on_line)
+    return [run_consumer(dist, endpoint, load, work_dir, group=load.group, on_line=on_line)]
 
 
 def run_producers(
@@ -80,7 +93,7 @@ def run_producers(
     """
     endpoint = endpoint_of(endpoint)
     work_dir.mkdir(parents=True, exist_ok=True)
-    barrier = dist.start_barrier()
+    barrier_dir = dist.start_barrier()
     commands: list[tuple[int, str, list[str]]] = []
     for i in range(instances):
         client_id = f"{client_prefix}-producer-{i}"
@@ -93,24 +106,26 @@ def run_producers(
             topic=load.topic, num_records=load.num_records, record_size=load.record_size,
             throughput=load.throughput, config_file=config, reporting_interval_ms=load.reporting_interval_ms,
         )
-        if barrier is not None:
+        if barrier_dir is not None:
             cmd = dist.java_command(BARRIER_MAIN, [perftools.PRODUCER_MAIN, *args], heap_mb=load.heap_mb,
-                                    extra_classpath=[barrier], class_archive="tools")
+                                    extra_classpath=[barrier_dir], class_archive="tools")
         else:
             cmd = dist.java_command(perftools.PRODUCER_MAIN, args, heap_mb=load.heap_mb, class_archive="tools")
         commands.append((i, client_id, cmd))
 
     started: list[tuple[int, str, ManagedProcess]] = []
-    ready = [threading.Event() for _ in commands]
+    sinks: list[barrier.Sink] = []
     try:
         for i, client_id, cmd in commands:
-            sink = _barrier_sink(f"producer-{i}", ready[i], on_line)
+            sink = barrier.Sink(_source_lines(f"producer-{i}", on_line))
             proc = ManagedProcess(f"producer-{i}", cmd, work_dir / f"producer-{i}.log", on_line=sink,
-                                  stdin_pipe=barrier is not None)
+                                  stdin_pipe=barrier_dir is not None)
             started.append((i, client_id, proc))
+            sinks.append(sink)
         deadline = time.monotonic() + load.timeout_s
-        if barrier is not None:
-            _release(started, ready, timeout_s=min(load.timeout_s, BARRIER_TIMEOUT_S))
+        if barrier_dir is not None:
+            barrier.release([(proc, sink) for (_, _, proc), sink in zip(started, sinks)],
+                            timeout_s=min(load.timeout_s, barrier.TIMEOUT_S))
         started_at = _now()
         if on_go is not None:
             on_go()
@@ -121,31 +136,10 @@ def run_producers(
 
 
 BARRIER_MAIN = "StartBarrier"
-BARRIER_LINE = "kafkalab-barrier: ready"
-BARRIER_TIMEOUT_S = 180  # JVM start-up of many instances on a small machine
 
 
-def _barrier_sink(source: str, ready: threading.Event, on_line: LineSink | None) -> Callable[[str], None]:
-    def sink(line: str) -> None:
-        if line == BARRIER_LINE:
-            ready.set()
-            return
-        if on_line:
-            on_line(source, line)
-
-    return sink
-
-
-def _release(started: list[tuple[int, str, ManagedProcess]], ready: list[threading.Event], *, timeout_s: float) -> None:
-    """Wait until every instance is at the barrier (or has died), then let all go at once."""
-
-    def all_at_barrier() -> bool:
-        return all(event.is_set() or proc.poll() is not None for (_, _, proc), event in zip(started, ready))
-
-    with contextlib.suppress(WaitTimeout):  # one hangs: its outcome will say so; the others still run
-        wait_until(all_at_barrier, timeout_s, "every producer instance at the start barrier", interval=0.05)
-    for _, _, proc in started:
-        proc.send("go")
+def _source_lines(source: str, on_line: LineSink | None) -> Callable[[str], None] | None:
+    return (lambda line: on_line(source, line)) if on_line else None
 
 
 def _producer_outcome(
@@ -167,31 +161,6 @@ def _producer_outcome(
         records_requested=load.num_records, exit_code=exit_code, output=output, raw_output=raw,
         started_at=started_at, finished_at=finished_at, error=error,
     )
-
-
-def producer_error(exit_code: int | None, output: ProducerOutput, load: ProducerLoad, raw: str) -> str | None:
-    """Why a finished producer instance failed (None: it did what it was asked), on every platform."""
-    requested = load.num_records
-    hint = perftools.first_error_line(raw)
-    if exit_code != 0:
-        return f"exited with code {exit_code}" + (f": {hint}" if hint else "")
-    if output.summary is None:
-        return "printed no summary line" + (f": {hint}" if hint else "")
-    if output.summary.records < requested and not load.unacknowledged_ok:
-        return f"acknowledged {output.summary.records} of {requested} records" + (f": {hint}" if hint else "")
-    return None
-
-
-def consumer_error(exit_code: int | None, summary: ConsumerSummary | None, load: ConsumerLoad, raw: str) -> str | None:
-    """Why a finished consumer test failed (None: it read what it was asked to), on every platform."""
-    hint = perftools.first_error_line(raw)
-    if exit_code != 0:
-        return f"exited with code {exit_code}" + (f": {hint}" if hint else "")
-    if summary is None:
-        return "printed no result" + (f": {hint}" if hint else "")
-    if summary.messages < load.num_records:
-        return f"consumed {summary.messages} of {load.num_records} records before its {load.timeout_ms} ms timeout"
-    return None
 
 
 def run_consumer(

@@ -1,4 +1,5 @@
-"""Where a Kafka cluster runs: local JVMs on 127.0.0.1 (local/) or pods (kubernetes/).
+"""Where a Kafka cluster runs: local JVMs on 127.0.0.1 (local/), pods (kubernetes/), or a
+cluster kafkalab did not deploy and only connects to (external/).
 
 Every platform implements one interface, `Cluster` (base.py); the experiment steps, the
 Prefect tasks and the fault injector use nothing else. Adding a platform is one subpackage
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from kafkalab.core.errors import SpecError
 from kafkalab.platforms.base import (
     FAULTS,
+    GENERATOR,
     REASSIGN,
     SCALE,
     SECURITY,
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from kafkalab.plan import SweepPlan
     from kafkalab.spec import ExperimentSpec
 
-__all__ = ["FAULTS", "PLATFORMS", "REASSIGN", "SCALE", "SECURITY", "Cluster", "KafkaLevel", "MetricsTarget",
+__all__ = ["FAULTS", "GENERATOR", "PLATFORMS", "REASSIGN", "SCALE", "SECURITY", "Cluster", "KafkaLevel", "MetricsTarget",
            "capabilities", "check_broker_settings", "check_plan", "check_spec", "deploy", "platform_module"]
 
 
@@ -62,16 +64,25 @@ def check_broker_settings(spec: ExperimentSpec, dist: KafkaDistribution) -> Brok
 
 
 def check_spec(spec: ExperimentSpec, *, source: str = "spec") -> None:
-    """Refuse what the spec asks that its platform cannot do: one SpecError line naming the field."""
-    offered = capabilities(spec.platform)
-    refusal = None
-    if spec.faults and FAULTS not in offered:
-        refusal = f"faults: platform {spec.platform} cannot inject broker faults yet"
-    elif spec.cluster.security.protocol != "PLAINTEXT" and SECURITY not in offered:
-        refusal = (f"cluster.security.protocol: platform {spec.platform} offers only PLAINTEXT so far, "
-                   f"not {spec.cluster.security.protocol}")
+    """Refuse what the spec asks that its platform cannot do: one SpecError line naming the field.
+
+    A platform module may add its own rules as `check_spec(spec) -> str | None` (a refusal
+    line naming the field, or None); they come first, in that platform's words.
+    """
+    module = platform_module(spec.platform)
+    own_rules = getattr(module, "check_spec", None)
+    refusal = (own_rules(spec) if own_rules is not None else None) or _missing_capability(spec, module.CAPABILITIES)
     if refusal:
         raise SpecError(f"{source}: {refusal}")
+
+
+def _missing_capability(spec: ExperimentSpec, offered: frozenset[str]) -> str | None:
+    if spec.faults and FAULTS not in offered:
+        return f"faults: platform {spec.platform} cannot inject broker faults yet"
+    if spec.cluster.security.protocol != "PLAINTEXT" and SECURITY not in offered:
+        return (f"cluster.security.protocol: platform {spec.platform} offers only PLAINTEXT so far, "
+                f"not {spec.cluster.security.protocol}")
+    return None
 
 
 def check_plan(plan: SweepPlan) -> None:
@@ -83,7 +94,8 @@ def check_plan(plan: SweepPlan) -> None:
         by_key.setdefault(cell.cluster_key, set()).add(cell.spec.cluster.brokers)
         offered = capabilities(cell.spec.platform)
         if len(by_key[cell.cluster_key]) > 1 and SCALE not in offered:
-            raise SpecError(f"{source}: cluster.brokers: platform {cell.spec.platform} cannot scale a live cluster yet")
+            why = getattr(platform_module(cell.spec.platform), "NO_SCALING", "cannot scale a live cluster yet")
+            raise SpecError(f"{source}: cluster.brokers: platform {cell.spec.platform} {why}")
         if plan.spec.scaling.reassign_partitions and REASSIGN not in offered:
             raise SpecError(f"{plan.spec.name}: scaling.reassign_partitions: platform {cell.spec.platform} "
                             "cannot reassign partitions yet")

@@ -41,6 +41,7 @@ FAULTS = "faults"  # kill / stop / start a broker while the producers run (spec 
 SCALE = "scale"  # add and remove brokers of a live cluster (a sweep's cluster.brokers axis)
 REASSIGN = "reassign"  # move existing partitions onto new brokers (sweep scaling.reassign_partitions)
 SECURITY = "security"  # SASL and/or TLS on the broker listener (cluster.security)
+GENERATOR = "generator"  # kafkalab's load generator as the load (producer.tool / consumer.tool kafkalab)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,17 @@ class Cluster(ABC):
     def broker_ids(self) -> list[int]:
         return [b.node_id for b in self.brokers]
 
+    @property
+    def kafka_version(self) -> str:
+        """The Kafka the brokers run, stored with every run: the distribution kafkalab started them from."""
+        return self.dist.version
+
+    @property
+    def observed(self) -> dict[str, Any]:
+        """What kafkalab found on the cluster rather than deployed (an external cluster's brokers),
+        stored with each run's spec under `observed`. Default: nothing, kafkalab deployed it all."""
+        return {}
+
     # -- lifecycle ------------------------------------------------------------------------
 
     @abstractmethod
@@ -175,6 +187,27 @@ class Cluster(ABC):
     @abstractmethod
     def run_consumer(self, load: ConsumerLoad, *, group: str, on_line: LineSink | None = None) -> ConsumerOutcome:
         """Step 6, consumer side: one consumer test over the topic."""
+
+    def run_load(self, load: ProducerLoad, instances: int, *, alongside: ConsumerLoad | None = None,
+                 client_prefix: str, spread: str = "any", on_line: LineSink | None = None,
+                 on_go: Callable[[], None] | None = None) -> tuple[list[ProducerOutcome], list[ConsumerOutcome]]:
+        """The producers, with `alongside` consumers reading while they write; (producers, consumers).
+
+        Default: run_producers, for platforms without the load generator (GENERATOR).
+        """
+        if alongside is not None or load.tool == "kafkalab":
+            raise self.not_offered(GENERATOR, "run kafkalab's load generator")
+        return self.run_producers(load, instances, client_prefix=client_prefix, spread=spread, on_line=on_line,
+                                  on_go=on_go), []
+
+    def run_consumers(self, load: ConsumerLoad, *, on_line: LineSink | None = None) -> list[ConsumerOutcome]:
+        """The consumers after the producers (a drain of the backlog); one outcome per instance.
+
+        Default: run_consumer, for platforms without the load generator (GENERATOR).
+        """
+        if load.tool == "kafkalab":
+            raise self.not_offered(GENERATOR, "run kafkalab's load generator")
+        return [self.run_consumer(load, group=load.group, on_line=on_line)]
 
     # -- scaling --------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ def _run_line(record: RunRecord, run_id: int | None, totals: Mapping[int, Mappin
     return _RunLine(
         producers_ok=sum(1 for p in record.producers if p.status == "ok" and p.output.summary),
         totals=totals.get(run_id, {}), missing=missing,
-        consumer=record.consumer.summary if record.consumer else None,
+        consumer=record.consumers[0].summary if len(record.consumers) == 1 else None,
     )
 
 

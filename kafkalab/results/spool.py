@@ -24,10 +24,13 @@ from kafkalab.model import (
     ConsumerOutcome,
     ConsumerSummary,
     FaultEvent,
+    LatencySummary,
+    LoadInterval,
     ProducerOutcome,
     ProducerOutput,
     ProducerSummary,
     ProducerWindow,
+    RunFigures,
     RunRecord,
     StepTiming,
 )  # fmt: skip
@@ -124,11 +127,25 @@ def _decode_output(data: dict[str, Any]) -> ProducerOutput:
 def _decode_record(raw: dict[str, Any]) -> RunRecord:
     data = _plain(raw)
     producers = [
-        ProducerOutcome(**{**p, "output": _decode_output(p["output"])}) for p in data.pop("producers", [])
+        ProducerOutcome(**{**p, "output": _decode_output(p["output"]), "intervals": _intervals(p.get("intervals"))})
+        for p in data.pop("producers", [])
     ]
-    consumer = data.pop("consumer", None)
-    if consumer is not None:
-        consumer = ConsumerOutcome(**{**consumer, "summary": _summary(ConsumerSummary, consumer["summary"])})
+    consumers = data.pop("consumers", None)
+    if consumers is None:  # a spool file written before consumers were one per instance
+        consumers = [c for c in [data.pop("consumer", None)] if c is not None]
+    decoded_consumers = [
+        ConsumerOutcome(**{**c, "summary": _summary(ConsumerSummary, c["summary"]),
+                           "intervals": _intervals(c.get("intervals"))})
+        for c in consumers
+    ]
+    figures = data.pop("figures", None)
+    if figures is not None:
+        figures = RunFigures(**{**figures, "latency": [LatencySummary(**s) for s in figures.get("latency", [])]})
     steps = [StepTiming(**s) for s in data.pop("steps", [])]
     faults = [FaultEvent(**f) for f in data.pop("fault_events", [])]
-    return RunRecord(**data, producers=producers, consumer=consumer, steps=steps, fault_events=faults)
+    return RunRecord(**data, producers=producers, consumers=decoded_consumers, figures=figures, steps=steps,
+                     fault_events=faults)
+
+
+def _intervals(data: list[dict[str, Any]] | None) -> list[LoadInterval]:
+    return [LoadInterval(**i) for i in data or []]

@@ -11,8 +11,8 @@ import contextlib
 import dataclasses
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 import schema
 from kafkalab.core.errors import KafkalabError
-from kafkalab.model import ConsumerOutcome, FaultEvent, ProducerOutcome, ProducerSummary, RunRecord
+from kafkalab.model import ConsumerOutcome, FaultEvent, LoadInterval, ProducerOutcome, ProducerSummary, RunRecord
 from kafkalab.results import spool
 from kafkalab.results.database import connection_problem, make_engine, resolve_url
-from schema.models import ConsumerResult, Experiment, ProducerResult, Run, StepTiming, Sweep
+from schema.models import ConsumerResult, Experiment, ProducerResult, Run, RunLatency, StepTiming, Sweep
 from schema.models import FaultEvent as FaultEventRow
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 # "acks = all" groups runs that set it with runs that relied on the default.
 PRODUCER_DEFAULTS = {"acks": "all", "batch.size": 16384, "linger.ms": 5, "compression.type": "none"}
 
+_INTERVAL_COLUMNS = ("run_id", "role", "instance", "seq", "start_at", "end_at", "sent", "acked", "failed", "received",
+                     "bytes")
+_HISTOGRAM_COLUMNS = ("run_id", "role", "instance", "seq", "kind", "total_count", "encoded")
 _WINDOW_COLUMNS = (
     "producer_result_id", "seq", "records", "records_per_sec", "mb_per_sec",
     "avg_latency_ms", "max_latency_ms",
@@ -128,8 +131,12 @@ class Store:
                     existing = conn.execute(select(Run.id).where(Run.run_key == record.run_key)).scalar_one()
                     return existing, False
                 _insert_producers(conn, run_id, record.producers)
-                if record.consumer is not None:
-                    conn.execute(insert(ConsumerResult).values(_consumer_row(run_id, record.consumer)))
+                if record.consumers:
+                    conn.execute(insert(ConsumerResult), [_consumer_row(run_id, c) for c in record.consumers])
+                _insert_intervals(conn, run_id, record)
+                if record.figures is not None and record.figures.latency:
+                    conn.execute(insert(RunLatency), [{"run_id": run_id, **dataclasses.asdict(summary)}
+                                                      for summary in record.figures.latency])
                 if record.fault_events:
                     conn.execute(insert(FaultEventRow), [_fault_row(run_id, event) for event in record.fault_events])
                 if record.steps:
@@ -179,6 +186,30 @@ class Store:
         with self._connection() as conn:
             rows = conn.execute(text("SELECT * FROM v_run_totals WHERE run_id = ANY(:ids)"), {"ids": ids}).mappings()
             return {row["run_id"]: dict(row) for row in rows}
+
+    def latency_histograms(
+        self, run_id: int, *, kinds: Sequence[str], from_s: float | None = None, to_s: float | None = None,
+        instances: Sequence[int] | None = None,
+    ) -> tuple[datetime | None, list[tuple[str, str]]]:
+        """The run's load start (its earliest interval) and the (kind, encoded histogram) of every
+        interval lying within [from_s, to_s] seconds of it, of `instances` (default all)."""
+        self._ready()
+        with self._connection() as conn:
+            start = conn.execute(text("SELECT min(start_at) FROM load_intervals WHERE run_id = :run_id"),
+                                 {"run_id": run_id}).scalar_one()
+            if start is None:
+                return None, []
+            rows = conn.execute(text(
+                "SELECT h.kind, h.encoded FROM latency_histograms h"
+                " JOIN load_intervals i USING (run_id, role, instance, seq)"
+                " WHERE h.run_id = :run_id AND h.kind = ANY(:kinds)"
+                " AND (CAST(:from_s AS double precision) IS NULL"
+                "      OR i.start_at >= :start + make_interval(secs => :from_s))"
+                " AND (CAST(:to_s AS double precision) IS NULL OR i.end_at <= :start + make_interval(secs => :to_s))"
+                " AND (CAST(:instances AS integer[]) IS NULL OR i.instance = ANY(:instances))"
+            ), {"run_id": run_id, "kinds": list(kinds), "from_s": from_s, "to_s": to_s, "start": start,
+                "instances": list(instances) if instances is not None else None})
+            return start, [(kind, encoded) for kind, encoded in rows]
 
     # -- sweeps
 
@@ -329,6 +360,22 @@ def _run_row(record: RunRecord, experiment_id: int) -> dict[str, Any]:
         "hardware": record.hardware,
         "reference_key": record.reference_key,
         "run_key": record.run_key,
+        "producer_tool": record.producers[0].tool if record.producers else None,
+        "consumer_tool": record.consumers[0].tool if record.consumers else None,
+        **_figure_columns(record),
+    }
+
+
+def _figure_columns(record: RunRecord) -> dict[str, Any]:
+    figures = record.figures
+    if figures is None:
+        return {}
+    return {
+        "warmup_s": figures.warmup_s, "window_start": figures.window_start, "window_end": figures.window_end,
+        "window_records": figures.window_records, "window_bytes": figures.window_bytes,
+        "target_records_per_sec": figures.target_records_per_sec,
+        "achieved_records_per_sec": figures.achieved_records_per_sec, "saturated": figures.saturated,
+        "saturation_reason": figures.saturation_reason,
     }
 
 
@@ -357,6 +404,8 @@ def _insert_producers(conn: Connection, run_id: int, producers: list[ProducerOut
             "raw_output": p.raw_output,
             "started_at": _aware(p.started_at),
             "finished_at": _aware(p.finished_at),
+            "tool": p.tool,
+            "stopped_by": p.stopped_by,
         }
         for p in producers
     ]
@@ -377,6 +426,35 @@ def _insert_producers(conn: Connection, run_id: int, producers: list[ProducerOut
                 copy.write_row(window)
 
 
+def _insert_intervals(conn: Connection, run_id: int, record: RunRecord) -> None:
+    """The load generator's intervals and their histograms, with COPY (a long run of many
+    instances has tens of thousands of them)."""
+    instances = [("producer", p.instance, p.intervals) for p in record.producers] + [
+        ("consumer", c.instance, c.intervals) for c in record.consumers]
+    if not any(intervals for _, _, intervals in instances):
+        return
+    cursor_of = conn.connection.driver_connection.cursor
+    with cursor_of() as cursor, cursor.copy(f"COPY load_intervals ({', '.join(_INTERVAL_COLUMNS)}) FROM STDIN") as copy:
+        for role, instance, intervals in instances:
+            for i in intervals:
+                copy.write_row((run_id, role, instance, i.seq, _epoch(i.start_ms), _epoch(i.end_ms), i.sent, i.acked,
+                                i.failed, i.received, i.bytes))
+    with cursor_of() as cursor, cursor.copy(f"COPY latency_histograms ({', '.join(_HISTOGRAM_COLUMNS)}) FROM STDIN") as copy:
+        for role, instance, intervals in instances:
+            for i in intervals:
+                for kind, encoded in i.histograms.items():
+                    copy.write_row((run_id, role, instance, i.seq, kind, _recorded(kind, i), encoded))
+
+
+def _recorded(kind: str, interval: LoadInterval) -> int:
+    """How many values a histogram of the interval holds: one per record it times."""
+    return {"schedule_delay": interval.sent, "end_to_end": interval.received}.get(kind, interval.acked)
+
+
+def _epoch(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc)
+
+
 def _consumer_row(run_id: int, consumer: ConsumerOutcome) -> dict[str, Any]:
     summary = consumer.summary
     measured = (
@@ -393,6 +471,9 @@ def _consumer_row(run_id: int, consumer: ConsumerOutcome) -> dict[str, Any]:
         "raw_output": consumer.raw_output,
         "started_at": _aware(consumer.started_at),
         "finished_at": _aware(consumer.finished_at),
+        "instance": consumer.instance,
+        "tool": consumer.tool,
+        "group_id": consumer.group,
     }
 
 

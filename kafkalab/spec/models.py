@@ -35,6 +35,11 @@ _NON_NEGATIVE_INT_PROPS = {
     "max.partition.fetch.bytes", "fetch.max.bytes", "max.poll.records", "session.timeout.ms",
 }
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{1,50}$")
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
+EXTERNAL_MAX_BYTES = 2**30  # load.max_bytes on platform external unless the spec sets it: 1 GiB
+# cluster.security settings of a client of a cluster kafkalab did not make (platform external).
+_EXTERNAL_ONLY_SECURITY = ("ca_file", "client_certificate", "client_key", "client_key_password")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -143,6 +148,39 @@ class SecuritySpec(_Strict):
         None, description="env:VARIABLE or prefect-secret:BLOCK_NAME; empty: a random password per cluster."
     )
 
+    ca_file: str | None = Field(
+        None, description="platform external: PEM file of the CA that signed the brokers' certificates; "
+                          "default the system's trust store.",
+    )
+    client_certificate: str | None = Field(
+        None, description="platform external: PEM file of the client certificate (chain), for brokers that ask for one.",
+    )
+    client_key: str | None = Field(None, description="platform external: PEM file of the client certificate's key.")
+    client_key_password: str | None = Field(
+        None, description="platform external: env:VARIABLE or prefect-secret:BLOCK_NAME of the key's password, if any.",
+    )
+
+    @field_validator("ca_file", "client_certificate", "client_key")
+    @classmethod
+    def _pem_file(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ValueError(f"no such file {path}")
+        return str(path)
+
+    @field_validator("client_key_password")
+    @classmethod
+    def _key_password(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else check_reference(value)
+
+    @model_validator(mode="after")
+    def _certificate_with_key(self) -> SecuritySpec:
+        if (self.client_certificate is None) != (self.client_key is None):
+            raise ValueError("cluster.security.client_key: a client certificate needs its key, and the key its certificate")
+        return self
+
     @field_validator("username")
     @classmethod
     def _username(cls, value: str) -> str:
@@ -237,6 +275,10 @@ class ClusterSpec(_Strict):
         None, description="A DC/OS options.json (path relative to the spec); its `kafka` section becomes broker settings."
     )
     ready_timeout_s: float = Field(120, gt=0, le=3600, description="How long brokers may take to register.")
+    bootstrap_servers: str | None = Field(
+        None, description="platform external (required there, refused elsewhere): host:port of the cluster's brokers, "
+                          "comma-separated.",
+    )
     kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec)
 
     @model_validator(mode="after")
@@ -247,6 +289,17 @@ class ClusterSpec(_Strict):
                 raise ValueError(f"cluster.kubernetes.{field}: {memory} leaves no room above the {heap} MB heap")
         return self
     security: SecuritySpec = Field(default_factory=SecuritySpec)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _bootstrap_servers(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        servers = [s.strip() for s in value.split(",")]
+        for server in servers:
+            if not _HOST_PORT.match(server):
+                raise ValueError(f"must be host:port[,host:port...], got {server!r}")
+        return ",".join(servers)
 
     @field_validator("broker_config", mode="before")
     @classmethod
@@ -265,6 +318,17 @@ class TopicSpec(_Strict):
     partitions: int = Field(10, ge=1, le=10000)
     replication_factor: int = Field(3, ge=1, le=64)
     config: dict[str, Scalar] = Field(default_factory=dict, description="Topic settings, e.g. min.insync.replicas.")
+    prefix: str = Field(
+        "kafkalab-", description="platform external: every topic kafkalab creates starts with this (added to the name).",
+    )
+    keep: bool = Field(False, description="platform external: keep the run's topics after the run (default: deleted).")
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not _TOPIC_PREFIX.match(value):
+            raise ValueError("must be 1-50 characters of letters, digits, '.', '_' or '-' (an empty prefix is no guard)")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -304,7 +368,8 @@ class ProducerSpec(_Strict):
     spread: Literal["one-per-node", "spread", "any"] = Field(
         "any", description="Kubernetes: one-per-node (the guide's hostname UNIQUE), spread (even over nodes) or any."
     )
-    keys: str = Field(
+    # Not `keys`: Prefect reads a model with a `keys` attribute as a mapping.
+    record_keys: str = Field(
         "none", description="Record keys (tool kafkalab): none, random:N (uniform over N keys) or fixed:KEY."
     )
     payload_file: str | None = Field(
@@ -318,9 +383,9 @@ class ProducerSpec(_Strict):
             raise ValueError("must be -1 (no limit) or > 0")
         return value
 
-    @field_validator("keys")
+    @field_validator("record_keys")
     @classmethod
-    def _keys(cls, value: str) -> str:
+    def _record_keys(cls, value: str) -> str:
         if not _KEYS.match(value):
             raise ValueError(f"must be none, random:N (N >= 1) or fixed:KEY, got {value!r}")
         return value
@@ -343,8 +408,8 @@ class ProducerSpec(_Strict):
 
     @model_validator(mode="after")
     def _tool_options(self) -> ProducerSpec:
-        if self.tool == "kafka-perf" and self.keys != "none":
-            raise ValueError("producer.keys: ProducerPerformance sends no keys; use tool kafkalab")
+        if self.tool == "kafka-perf" and self.record_keys != "none":
+            raise ValueError("producer.record_keys: ProducerPerformance sends no keys; use tool kafkalab")
         return self
 
     @property
@@ -414,6 +479,10 @@ class LoadSpec(_Strict):
     )
     allow_unthrottled: bool = Field(
         False, description="Allow producer.throughput -1 (no rate limit) on a cluster kafkalab did not deploy.",
+    )
+    platform: Literal["local", "kubernetes"] = Field(
+        "local", description="platform external: where the producers and consumers run (local processes; "
+                             "kubernetes Jobs not yet).",
     )
 
 
@@ -486,6 +555,25 @@ class ExperimentSpec(_Strict):
         if self.consumer.share_group and not share_groups_available(self.kafka_version):
             raise ValueError(f"consumer.share_group: Kafka {self.kafka_version} has no share groups "
                              f"(KIP-932 needs Kafka {'.'.join(map(str, SHARE_GROUPS_SINCE))} or later)")
+        return self
+
+    @model_validator(mode="after")
+    def _external_settings(self) -> ExperimentSpec:
+        cluster = self.cluster
+        if self.platform != "external":  # refused, not ignored: the run would not go where the spec says
+            if cluster.bootstrap_servers is not None:
+                raise ValueError(f"cluster.bootstrap_servers: only for platform external "
+                                 f"(platform {self.platform} deploys its own brokers)")
+            for name in _EXTERNAL_ONLY_SECURITY:
+                if getattr(cluster.security, name) is not None:
+                    raise ValueError(f"cluster.security.{name}: only for platform external "
+                                     f"(platform {self.platform} makes its own CA and certificates)")
+            return self
+        if cluster.bootstrap_servers is None:
+            raise ValueError("cluster.bootstrap_servers: platform external needs the host:port of the cluster's brokers")
+        # Someone else's cluster: a run writes at most this much unless the spec says otherwise.
+        if self.load.max_bytes is None:
+            self.load.max_bytes = EXTERNAL_MAX_BYTES
         return self
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from typing import Literal
 PLATFORMS = {
     "local": "kafkalab.platforms.local",
     "kubernetes": "kafkalab.platforms.kubernetes",
+    "external": "kafkalab.platforms.external",
 }
 
 PlatformName = Literal[tuple(PLATFORMS)]  # type: ignore[valid-type]  # Literal["local", "kubernetes", ...]

@@ -29,7 +29,7 @@ from kafkalab.kafka.security import PLAINTEXT, ClusterSecurity, Endpoint
 from kafkalab.load import runner
 from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
-from kafkalab.platforms.base import FAULTS, REASSIGN, SCALE, SECURITY, Cluster, KafkaLevel
+from kafkalab.platforms.base import FAULTS, GENERATOR, REASSIGN, SCALE, SECURITY, Cluster, KafkaLevel
 
 CONTROLLER_ID_BASE = 1000  # controllers 1000.., brokers 0..N-1: distinct KRaft node ids
 # What a broker logs once it is registered, caught up, unfenced and serving (BrokerServer).
@@ -84,10 +84,12 @@ class LocalCluster(Cluster):
     security: ClusterSecurity | None = field(default=None, repr=False)
     # Set only while kafkalab records the broker class-data archive (class_archives.py).
     record_class_archive: Path | None = None
+    # Left running past its owner on purpose (`kafkalab cluster up`): never reaped as stale.
+    kept: bool = False
     kafka: KafkaLevel = field(default_factory=KafkaLevel, repr=False)
 
     platform = "local"
-    capabilities = frozenset({FAULTS, SCALE, REASSIGN, SECURITY})
+    capabilities = frozenset({FAULTS, SCALE, REASSIGN, SECURITY, GENERATOR})
 
     # -- layout -------------------------------------------------------------------------
 
@@ -158,6 +160,7 @@ class LocalCluster(Cluster):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "cluster.json").write_text(json.dumps({
             "cluster_id": self.cluster_id, "owner_pid": os.getpid(), "kafka_version": self.dist.version,
+            **({"kept": True} if self.kept else {}),
         }))
         self.controllers = [self._new_node(CONTROLLER_ID_BASE + i, "controller") for i in range(controllers)]
         new_brokers = [self._new_node(i, "broker") for i in range(brokers)]
@@ -260,6 +263,16 @@ class LocalCluster(Cluster):
         return runner.run_consumer(self.dist, self.client_endpoint, load, self.run_dir / load.topic, group=group,
                                    on_line=on_line)
 
+    def run_load(self, load: ProducerLoad, instances: int, *, alongside: ConsumerLoad | None = None,
+                 client_prefix: str, spread: str = "any", on_line: LineSink | None = None,
+                 on_go: Callable[[], None] | None = None) -> tuple[list[ProducerOutcome], list[ConsumerOutcome]]:
+        """Either tool's JVMs on this machine behind one start barrier (`spread` has nothing to choose here)."""
+        return runner.run_load(self.dist, self.client_endpoint, load, instances, self.run_dir / load.topic,
+                               alongside=alongside, client_prefix=client_prefix, on_line=on_line, on_go=on_go)
+
+    def run_consumers(self, load: ConsumerLoad, *, on_line: LineSink | None = None) -> list[ConsumerOutcome]:
+        return runner.run_consumers(self.dist, self.client_endpoint, load, self.run_dir / load.topic, on_line=on_line)
+
     # -- faults (kafkalab.platforms.faults) ----------------------------------------------
 
     def broker_node(self, node_id: int) -> Node:
@@ -351,7 +364,8 @@ def reap_stale_clusters(runs_root: Path, *, on_progress: Callable[[str], None] |
     A run directory belongs to the process named in its cluster.json; while its cluster is up
     it holds pids.json. When the owner is gone but pids.json is still there, every process
     whose command line points into the directory (brokers, controllers, perf tools) is an orphan.
-    The directory is marked stale so that nothing reuses it. Returns the directories reaped.
+    The directory is marked stale so that nothing reuses it; clusters marked `kept` in their
+    cluster.json (`kafkalab cluster up`) are left alone. Returns the directories reaped.
     """
     import psutil
 
@@ -359,9 +373,12 @@ def reap_stale_clusters(runs_root: Path, *, on_progress: Callable[[str], None] |
     for pids_file in runs_root.glob("*/pids.json"):
         run_dir = pids_file.parent
         try:
-            owner = json.loads((run_dir / "cluster.json").read_text())["owner_pid"]
+            info = json.loads((run_dir / "cluster.json").read_text())
+            owner = info["owner_pid"]
         except (OSError, ValueError, KeyError):
             continue
+        if info.get("kept"):
+            continue  # `kafkalab cluster up`: outlives the command that started it, on purpose
         if psutil.pid_exists(owner):
             try:
                 if psutil.Process(owner).status() != psutil.STATUS_ZOMBIE:

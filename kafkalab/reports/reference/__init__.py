@@ -188,7 +188,7 @@ def _record(
         hardware=dict(hardware),
         reference_key=f"{source['key']}:{name}:{repetition}",
         producers=producers,
-        consumer=consumer,
+        consumers=[consumer] if consumer is not None else [],
     )
 
 
