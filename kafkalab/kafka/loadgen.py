@@ -10,7 +10,9 @@ prints, line by line on stdout:
 - after each interval's histograms `kafkalab-interval {json}` (seq, start_ms, end_ms, counts);
 - last, `kafkalab-summary {json}`.
 
-Errors go to stderr as `kafkalab-error: <ExceptionClass>: <message>`. Client properties are
+The summary's `stopped_by` is records, bytes or duration for a producer (error when it stopped
+on a fatal error, exit code 1), records, idle or duration for a consumer. Errors go to stderr
+as `kafkalab-error: <ExceptionClass>: <message>`. Client properties are
 only ever in the --config file, never on the command line.
 """
 
@@ -206,7 +208,14 @@ def consumer_args(
     barrier: bool = True,
     raw_latencies: Path | None = None,
 ) -> list[str]:
-    """Arguments (after MAIN) for one consumer of `group` (a share group with `share`)."""
+    """Arguments (after MAIN) for one consumer of `group` (a share group with `share`).
+
+    Share groups (KIP-932) are on by default from Kafka 4.2 (`share.version` 1; 4.4 finalizes
+    2). Their state topic is replicated 3 ways by default, so clusters of fewer brokers need
+    `share.coordinator.state.topic.replication.factor` (and `.min.isr`) lowered, and a new
+    share group starts at the latest offset unless its group config `share.auto.offset.reset`
+    is `earliest`.
+    """
     if acknowledge_mode is not None and (not share or acknowledge_mode not in ("implicit", "explicit")):
         raise ValueError(f"acknowledge_mode must be implicit or explicit, for a share group; got {acknowledge_mode!r}")
     args = [
@@ -286,7 +295,8 @@ def _whole_histogram(encoded: str) -> bool:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         return False
-    return len(raw) >= _HISTOGRAM_HEADER_BYTES and int.from_bytes(raw[4:8], "big") == len(raw) - 8
+    header = _HISTOGRAM_HEADER_BYTES
+    return len(raw) >= header and int.from_bytes(raw[4:header], "big") == len(raw) - header
 
 
 def _tag_line(line: str) -> re.Match[str] | None:
@@ -294,7 +304,7 @@ def _tag_line(line: str) -> re.Match[str] | None:
     start = line.find("Tag=")
     if start < 0:
         return None
-    match = _TAG_LINE.match(line.strip()[line.strip().find("Tag="):])
+    match = _TAG_LINE.match(line[start:].rstrip())
     return match if match and _whole_histogram(match.group("histogram")) else None
 
 

@@ -127,12 +127,13 @@ final class ProduceCommand {
             if (!throttled) {
                 due = sendNs;
             }
+            Ack ack = new Ack(due, sendNs, value.length);
             try {
-                producer.send(record, new Ack(due, sendNs, value.length));
+                producer.send(record, ack);
             } catch (KafkaException | IllegalStateException e) {
-                fatal = e;  // not a record's failure: the producer itself cannot go on
+                ack.onCompletion(null, e);  // counted as a failed record
+                fatal = e;  // thrown, not called back: the producer itself cannot go on
                 sent++;
-                failed.incrementAndGet();
                 break;
             }
             if (firstSendMs == null) {
@@ -140,6 +141,9 @@ final class ProduceCommand {
             }
             sent++;
             bytesSent += value.length;
+        }
+        if (fatal != null) {
+            stoppedBy = "error";
         }
         producer.flush();
         awaitCallbacks(sent);
