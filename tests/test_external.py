@@ -57,11 +57,16 @@ def rows(sql: str, **params) -> list[dict]:
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "kafkalab", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+                          check=False, timeout=timeout)
 
 
 def topics(endpoint: Endpoint | str) -> set[str]:
     return set(admin.admin_client(endpoint).list_topics(timeout=10).topics)
+
+
+def consumer_groups(endpoint: Endpoint | str) -> list[str]:
+    client = admin.admin_client(endpoint)
+    return [g.group_id for g in client.list_consumer_groups(request_timeout=10).result(timeout=15).valid]
 
 
 def end_offsets(endpoint: Endpoint | str, topic: str) -> dict[int, tuple[int, int]]:
@@ -157,6 +162,7 @@ def test_a_plaintext_run_is_stored_and_leaves_the_owners_topic_as_it_was(plain, 
 
     assert snapshot(plain.bootstrap_servers, "orders") == before
     assert not [t for t in topics(plain.bootstrap_servers) if t.startswith("kafkalab-")]  # its own topics are gone
+    assert not [g for g in consumer_groups(plain.bootstrap_servers) if g.startswith("kafkalab-")]  # and its groups
 
 
 @pytest.mark.kafka

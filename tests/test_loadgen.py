@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import (
     AlterConfigOpType,
     ConfigEntry,
@@ -305,6 +306,72 @@ def test_max_bytes_stops_the_producer_early(tmp_path, cluster, loadgen_jar, kafk
     assert 50_050 <= summary.bytes <= 50_050 + 100
     assert summary.acked == summary.sent == summary.bytes // 100
     assert admin.records_in_topic(cluster.bootstrap_servers, topic) == summary.acked
+
+
+def read_back(cluster: LocalCluster, topic: str, expected: int) -> list[Message]:
+    """Every record of `topic`, read with librdkafka (not the generator): what other tools see."""
+    consumer = Consumer({**admin.client_config(cluster.bootstrap_servers), "group.id": f"read-{topic}",
+                         "auto.offset.reset": "earliest"})
+    records: list[Message] = []
+    deadline = time.monotonic() + 60
+    try:
+        consumer.subscribe([topic])
+        while len(records) < expected and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                records.append(message)
+    finally:
+        consumer.close()
+    return records
+
+
+@pytest.mark.kafka
+def test_records_carry_their_send_time_and_the_payload_file_and_key(tmp_path, cluster, loadgen_jar, kafka_dist):
+    topic = topic_on(cluster, "payloads", partitions=1)
+    payload = tmp_path / "payload.txt"
+    payload.write_text("a\nbb\nccc\n")
+    proc = run(kafka_dist, loadgen_jar, loadgen.producer_args(
+        topic=topic, config_file=client_config(tmp_path / "p.properties", cluster), num_records=30,
+        record_size=100, rate=None, reporting_interval_ms=1000, keys="fixed:K1", payload_file=payload, barrier=False))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = loadgen.parse_output(proc.stdout).summary
+    assert summary is not None and summary.bytes == 10 * (1 + 2 + 3)
+    records = read_back(cluster, topic, 30)
+    assert [r.value() for r in records] == [b"a", b"bb", b"ccc"] * 10  # one partition: in send order
+    assert {r.key() for r in records} == {b"K1"}
+    for record in records:
+        (name, value), = record.headers()
+        sent_us = int.from_bytes(value, "big")
+        assert name == "kafkalab.sent.us" and len(value) == 8
+        assert record.timestamp()[1] == sent_us // 1000
+        assert summary.start_ms <= sent_us // 1000 <= summary.end_ms
+
+
+@pytest.mark.kafka
+def test_duration_bounds_a_throttled_producer(tmp_path, cluster, loadgen_jar, kafka_dist):
+    topic = topic_on(cluster, "timed")
+    proc = run(kafka_dist, loadgen_jar, loadgen.producer_args(
+        topic=topic, config_file=client_config(tmp_path / "p.properties", cluster), num_records=1_000_000,
+        record_size=100, rate=200, reporting_interval_ms=500, duration_s=2, barrier=False))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = loadgen.parse_output(proc.stdout).summary
+    assert summary is not None and summary.stopped_by == "duration"
+    # 400 records are due in the first 2 s at 200/s; a generator running behind sends fewer by then.
+    assert 300 <= summary.sent <= 400 and summary.acked == summary.sent
+
+
+@pytest.mark.kafka
+def test_an_idle_consumer_stops_and_still_reports_its_empty_intervals(tmp_path, cluster, loadgen_jar, kafka_dist):
+    topic = topic_on(cluster, "quiet")
+    proc = run(kafka_dist, loadgen_jar, loadgen.consumer_args(
+        topic=topic, config_file=client_config(tmp_path / "c.properties", cluster), group="quiet", num_records=10,
+        idle_timeout_ms=2000, reporting_interval_ms=500, barrier=False))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = loadgen.parse_output(proc.stdout)
+    assert out.summary is not None and out.summary.stopped_by == "idle" and out.summary.received == 0
+    assert out.summary.start_ms is None and out.summary.rebalance_ms is not None
+    assert len(out.intervals) >= 4  # 2 s idle after the assignment, 500 ms intervals
+    assert all(count(i.histograms["end_to_end"]) == 0 for i in out.intervals)
 
 
 def share_group_reading_from_the_start(cluster: LocalCluster, group: str) -> str:

@@ -18,14 +18,15 @@ from kafkalab.core.errors import ClusterError, SpecError
 from kafkalab.experiment.launch import resolve_spec
 from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.plan import plan_sweep
-from kafkalab.platforms import FAULTS, REASSIGN, SCALE, SECURITY, Cluster, check_plan, check_spec
+from kafkalab.platforms import FAULTS, GENERATOR, REASSIGN, SCALE, SECURITY, Cluster, check_plan, check_spec
+from kafkalab.platforms.external import ExternalCluster
 from kafkalab.platforms.kubernetes import KubernetesCluster
 from kafkalab.platforms.local import LocalCluster
 from kafkalab.spec import KubernetesSpec, parse_spec, parse_sweep
 
 REPO = Path(__file__).resolve().parents[1]
-IMPLEMENTATIONS = {"local": LocalCluster, "kubernetes": KubernetesCluster}
-KNOWN_CAPABILITIES = {FAULTS, SCALE, REASSIGN, SECURITY}
+IMPLEMENTATIONS = {"local": LocalCluster, "kubernetes": KubernetesCluster, "external": ExternalCluster}
+KNOWN_CAPABILITIES = {FAULTS, SCALE, REASSIGN, SECURITY, GENERATOR}
 FAULT_METHODS = {"kill_broker": (0,), "stop_broker": (0,), "start_broker": (0,), "wait_broker_back": (0, 0),
                  "down_brokers": ()}
 
@@ -73,7 +74,21 @@ def test_capabilities_are_declared_from_the_known_ones(name):
 def test_local_offers_everything_and_kubernetes_says_what_not_yet():
     assert LocalCluster.capabilities == KNOWN_CAPABILITIES
     assert FAULTS not in KubernetesCluster.capabilities and SECURITY not in KubernetesCluster.capabilities
+    assert GENERATOR not in KubernetesCluster.capabilities
     assert {SCALE, REASSIGN} <= KubernetesCluster.capabilities
+
+
+def test_a_platform_without_the_load_generator_refuses_it_before_anything_starts():
+    spec = parse_spec({"name": "k", "platform": "kubernetes", "producer": {"num_records": 10}})
+    with pytest.raises(SpecError, match=r"^spec: producer.tool: platform kubernetes runs only Kafka's perf tools "
+                                        r"so far: set it to kafka-perf$"):
+        platforms.check_spec(spec)
+    consumer_only = parse_spec({"name": "k", "platform": "kubernetes", "producer": {"num_records": 10,
+                                "tool": "kafka-perf"}})
+    with pytest.raises(SpecError, match=r"^spec: consumer.tool: platform kubernetes"):
+        platforms.check_spec(consumer_only)
+    platforms.check_spec(parse_spec({"name": "k", "platform": "kubernetes", "producer": {
+        "num_records": 10, "tool": "kafka-perf"}, "consumer": {"tool": "kafka-perf"}}))
 
 
 def test_what_a_platform_lacks_raises_one_clear_line(tmp_path):

@@ -72,7 +72,8 @@ def _topic_lines(spec: ExperimentSpec, names: list[str]) -> list[str]:
         smoke = _name(spec, "smoke-<random>") if spec.platform == "external" else "kafkalab-smoke"
         lines.append(f"creates topic {smoke}: 1 partition, for one smoke-test message")
     if spec.consumer.enabled:
-        lines.append(f"consumer group(s) kafkalab-{_name(spec, '<topic>')}-consumer read the run topics")
+        lines.append("consumers read each run topic in consumer groups named kafkalab-<topic>-..."
+                     + (" (deleted with the topics)" if spec.platform == "external" else ""))
     return lines
 
 

@@ -82,6 +82,11 @@ def _missing_capability(spec: ExperimentSpec, offered: frozenset[str]) -> str | 
     if spec.cluster.security.protocol != "PLAINTEXT" and SECURITY not in offered:
         return (f"cluster.security.protocol: platform {spec.platform} offers only PLAINTEXT so far, "
                 f"not {spec.cluster.security.protocol}")
+    if GENERATOR not in offered:
+        for field, tool in (("producer.tool", spec.producer.tool),
+                            ("consumer.tool", spec.consumer.tool if spec.consumer.enabled else None)):
+            if tool == "kafkalab":
+                return f"{field}: platform {spec.platform} runs only Kafka's perf tools so far: set it to kafka-perf"
     return None
 
 

@@ -17,7 +17,12 @@ from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.kafka.security import PLAINTEXT, ClientSecurity, write_private
 from kafkalab.platforms.external.cluster import ExternalCluster, probe_brokers
-from kafkalab.platforms.external.rules import check_spec, planned_bytes, prefixed_topic, written_bytes_at_most
+from kafkalab.platforms.external.rules import (
+    check_spec,
+    planned_bytes,
+    prefixed_topic,
+    written_bytes_at_most,
+)
 
 if TYPE_CHECKING:
     from kafkalab.spec import ExperimentSpec

@@ -29,7 +29,15 @@ from kafkalab.kafka.security import ClientSecurity, Endpoint
 from kafkalab.load import runner
 from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
-from kafkalab.platforms.base import FAULTS, GENERATOR, REASSIGN, SCALE, SECURITY, Cluster, KafkaLevel
+from kafkalab.platforms.base import (
+    FAULTS,
+    GENERATOR,
+    REASSIGN,
+    SCALE,
+    SECURITY,
+    Cluster,
+    KafkaLevel,
+)
 from kafkalab.platforms.external.rules import prefixed_topic
 from kafkalab.platforms.external.version import DetectedVersion, detect_version
 from kafkalab.spec import TopicSpec
@@ -117,8 +125,19 @@ class ExternalCluster(Cluster):
         else:
             doomed = list(self.created_topics)
         if doomed:
+            self._delete_groups_of(doomed)
             admin.delete_topics(self.endpoint, doomed)
         self.created_topics = [t for t in self.created_topics if t not in doomed]
+
+    def _delete_groups_of(self, topics: list[str]) -> None:
+        """The consumer groups kafkalab's consumers formed on these topics (named `kafkalab-<topic>...`)."""
+        client = admin.admin_client(self.endpoint)
+        listed = client.list_consumer_groups(request_timeout=10).result(timeout=15)
+        ours = [g.group_id for g in listed.valid
+                if any(g.group_id.startswith(f"kafkalab-{topic}") for topic in topics)]
+        if ours:
+            for future in client.delete_consumer_groups(ours, request_timeout=10).values():
+                future.result(timeout=15)
 
     def remove_data(self) -> None:
         """Nothing of the cluster's is on this machine; the run directory keeps the tools' output."""

@@ -18,7 +18,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kafkalab.core.errors import ClusterError, SpecError
@@ -66,7 +66,7 @@ class KeptCluster:
 
     @property
     def age_s(self) -> float:
-        return (datetime.now(timezone.utc) - datetime.fromisoformat(self.created_at)).total_seconds()
+        return (datetime.now(UTC) - datetime.fromisoformat(self.created_at)).total_seconds()
 
     def running(self) -> list[int]:
         """The pids of its nodes still alive (and still this cluster's: a pid may be reused)."""
@@ -117,7 +117,7 @@ def _describe(name: str, cluster: LocalCluster, servers: str, security: ClusterS
     if security is not None and security.uses_sasl:
         password_file = write_private(cluster.run_dir / "password", security.password.encode())
     return KeptCluster(
-        name=name, directory=str(cluster.run_dir), created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        name=name, directory=str(cluster.run_dir), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         kafka_version=cluster.dist.version, brokers=len(cluster.brokers), bootstrap_servers=servers,
         protocol=security.protocol if security else "PLAINTEXT",
         mechanism=security.mechanism if security and security.uses_sasl else None,
