@@ -66,11 +66,15 @@ _PER_RUN_KUBERNETES = {"producer_cpu", "producer_memory", "schedule_timeout_s", 
 class ClusterStep:
     """What happens to the cluster before a cell: deploy, scale, or nothing."""
 
-    action: str  # "deploy" | "redeploy" | "scale up" | "scale down" | "keep"
+    action: str  # "deploy" | "redeploy" | "scale up" | "scale down" | "keep"; external: "connect" | "reuse"
     from_brokers: int | None
     to_brokers: int
 
     def describe(self) -> str:
+        if self.action == "connect":
+            return "connect (external)"
+        if self.action == "reuse":
+            return "same cluster"
         if self.action in ("deploy", "redeploy"):
             return f"{self.action} {self.to_brokers} brokers"
         if self.action == "keep":
@@ -104,7 +108,9 @@ class SweepPlan:
         brokers: int | None = None
         for cell in self.cells:
             want = cell.spec.cluster.brokers
-            if key is None:
+            if cell.spec.platform == "external":  # nothing deployed or scaled: connected to, or reused
+                steps.append(ClusterStep("reuse" if cell.cluster_key == key else "connect", None, want))
+            elif key is None:
                 steps.append(ClusterStep("deploy", None, want))
             elif cell.cluster_key != key:
                 steps.append(ClusterStep("redeploy", brokers, want))

@@ -36,7 +36,14 @@ def fetch_kafka(version: str) -> KafkaDistribution:
     return dist
 
 
-@kafkalab_task(name="install framework", task_run_name="install framework: {spec.cluster.brokers} brokers")
+def _install_run_name(parameters: dict[str, Any]) -> str:
+    spec = parameters["spec"]
+    if spec.platform == "external":  # nothing is installed: the deploy step connects
+        return f"connect to {spec.cluster.bootstrap_servers}"
+    return f"install framework: {spec.cluster.brokers} brokers"
+
+
+@kafkalab_task(name="install framework", task_run_name=_install_run_name)
 def install_framework(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path) -> Cluster:
     logger = get_run_logger()
     cluster = platforms.deploy(spec, dist, run_dir, on_progress=logger.info)

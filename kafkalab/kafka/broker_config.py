@@ -48,6 +48,10 @@ class BrokerSettings:
             "offsets.topic.replication.factor": str(rf),
             "transaction.state.log.replication.factor": str(rf),
             "transaction.state.log.min.isr": str(min(2, rf)),
+            # Share groups' state topic (KIP-932): without these a cluster of fewer than 3
+            # brokers cannot create it, and share consumers silently receive nothing.
+            "share.coordinator.state.topic.replication.factor": str(rf),
+            "share.coordinator.state.topic.min.isr": str(min(2, rf)),
             "group.initial.rebalance.delay.ms": "0",
         }
 

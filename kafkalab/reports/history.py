@@ -167,6 +167,35 @@ def windows(
     return _frame(store, sql, params)
 
 
+def load_intervals(store: StoreLike = None, *, run_ids: Iterable[int]) -> pd.DataFrame:
+    """One row per reporting interval of each load-generator instance of `run_ids`: run_id,
+    role, instance, seq, start_at, end_at, sent, acked, failed, received, bytes, and the
+    run's window_start and window_end."""
+    sql = """
+        SELECT i.*, r.window_start, r.window_end
+        FROM load_intervals i JOIN runs r ON r.id = i.run_id
+        WHERE i.run_id = ANY(:run_ids)
+        ORDER BY i.run_id, i.role, i.instance, i.seq
+    """
+    return _frame(store, sql, {"run_ids": sorted(set(run_ids))})
+
+
+def interval_histograms(store: StoreLike = None, *, run_ids: Iterable[int]) -> pd.DataFrame:
+    """One row per interval histogram of `run_ids`: run_id, role, instance, seq, kind,
+    start_at, end_at, encoded, and whether the interval lies in the run's window."""
+    sql = """
+        SELECT h.run_id, h.role, h.instance, h.seq, h.kind, i.start_at, i.end_at, h.encoded,
+               (r.window_start IS NOT NULL
+                AND i.start_at + (i.end_at - i.start_at) / 2 BETWEEN r.window_start AND r.window_end) AS in_window
+        FROM latency_histograms h
+        JOIN load_intervals i USING (run_id, role, instance, seq)
+        JOIN runs r ON r.id = h.run_id
+        WHERE h.run_id = ANY(:run_ids)
+        ORDER BY h.run_id, h.kind, h.seq, h.instance
+    """
+    return _frame(store, sql, {"run_ids": sorted(set(run_ids))})
+
+
 def cells(
     store: StoreLike = None,
     *,
@@ -185,25 +214,37 @@ def cells(
 
 
 def summarize_cells(frame: pd.DataFrame) -> pd.DataFrame:
-    """`runs()` rows grouped into cells (see `cells`)."""
+    """`runs()` rows grouped into cells (see `cells`).
+
+    A run's throughput is its window's (every instance measuring, warm-up left out) where the
+    load generator measured one, else the sum of its instances' averages (Kafka's perf tool).
+    """
     columns = [
         *CELL_KEY, "runs", "mean_records_per_sec", "stddev_records_per_sec", "min_records_per_sec",
         "max_records_per_sec", "mean_mb_per_sec", "mean_avg_latency_ms", "mean_worst_p50_ms", "mean_worst_p95_ms",
         "mean_worst_p99_ms", "mean_worst_p999_ms", "experiments", "sweep_id", "cell_index", "first_run", "last_run",
-        "run_ids",
+        "run_ids", "mean_corrected_p99_ms", "saturated_runs",
     ]  # fmt: skip
     frame = frame[frame["total_records_per_sec"].notna()] if len(frame) else frame
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    keyed = frame.assign(profile=frame["profile"].fillna("(none)"))
+    window = frame["window_records_per_sec"] if "window_records_per_sec" in frame else None
+    keyed = frame.assign(
+        profile=frame["profile"].fillna("(none)"),
+        throughput=frame["total_records_per_sec"] if window is None else window.fillna(frame["total_records_per_sec"]),
+        mb_throughput=frame["total_mb_per_sec"] if window is None
+        else frame["window_mb_per_sec"].fillna(frame["total_mb_per_sec"]),
+        corrected_p99=frame.get("corrected_p99_ms", pd.Series(float("nan"), index=frame.index)),
+        saturated_run=frame.get("saturated", pd.Series(False, index=frame.index)).fillna(False).astype(bool),
+    )
     grouped = keyed.groupby(list(CELL_KEY), dropna=False, sort=True)
     out = grouped.agg(
         runs=("run_id", "count"),
-        mean_records_per_sec=("total_records_per_sec", "mean"),
-        stddev_records_per_sec=("total_records_per_sec", "std"),
-        min_records_per_sec=("total_records_per_sec", "min"),
-        max_records_per_sec=("total_records_per_sec", "max"),
-        mean_mb_per_sec=("total_mb_per_sec", "mean"),
+        mean_records_per_sec=("throughput", "mean"),
+        stddev_records_per_sec=("throughput", "std"),
+        min_records_per_sec=("throughput", "min"),
+        max_records_per_sec=("throughput", "max"),
+        mean_mb_per_sec=("mb_throughput", "mean"),
         mean_avg_latency_ms=("avg_latency_ms", "mean"),
         mean_worst_p50_ms=("worst_p50_ms", "mean"),
         mean_worst_p95_ms=("worst_p95_ms", "mean"),
@@ -215,6 +256,8 @@ def summarize_cells(frame: pd.DataFrame) -> pd.DataFrame:
         first_run=("started_at", "min"),
         last_run=("started_at", "max"),
         run_ids=("run_id", list),
+        mean_corrected_p99_ms=("corrected_p99", "mean"),
+        saturated_runs=("saturated_run", "sum"),
     ).reset_index()
     out["stddev_records_per_sec"] = out["stddev_records_per_sec"].fillna(0.0)
     return out[columns]

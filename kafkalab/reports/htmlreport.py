@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from kafkalab.core.errors import SpecError
-from kafkalab.reports import charts, history
+from kafkalab.reports import charts, history, latency_charts
 from kafkalab.results.store import Store
 
 MAIN_CHART = "throughput_vs_brokers"
@@ -34,7 +34,15 @@ _CAPTIONS = {
     "one line per producer count; error bars: sample standard deviation over repetitions.",
     "throughput_vs_record_size": "Total records/s and MB/s against record size, one line per brokers x producers.",
     "latency_percentiles": "Latency percentiles per cell: the worst producer instance's p50 / p95 / p99 / p99.9 "
-    "(percentiles of separate instances cannot be merged), mean over the cell's runs.",
+    "as Kafka's perf tool prints them per instance (its percentiles cannot be merged), mean over the cell's runs. "
+    "The merged figures of kafkalab's generator are in the charts below.",
+    "latency_distribution": "Latency by percentile, the newest run of each cell: every instance's histograms merged "
+    "over the run's window (warm-up left out), one line per kind: from the send, from the intended send time "
+    "(what a client on the schedule sees), the generator's delay behind its schedule, and end to end.",
+    "corrected_p99_over_time": "p99 per reporting interval, merged over the instances: from the intended send time "
+    "(corrected) beside from the send; a gap between them is time the records waited before they could be sent.",
+    "window_throughput": "Records/s acknowledged per reporting interval, all producer instances added up; shaded: "
+    "the window (every instance measuring, warm-up left out) the run's throughput is stated over.",
     "instance_windows": "Records/s of each producer instance per reporting window (5 s unless the spec set "
     "producer.reporting_interval_ms), the newest run of each cell.",
     "measured_vs_reference": "Measured cells beside the guide's published results for the same brokers, producers, "
@@ -85,6 +93,8 @@ def write_report(
         cells = history.summarize_cells(ok)
         newest = _newest_run_per_cell(ok, max_window_runs)
         windows = history.windows(s, run_ids=list(newest), source=None) if newest else pd.DataFrame()
+        hists = history.interval_histograms(s, run_ids=list(newest)) if newest else pd.DataFrame()
+        intervals = history.load_intervals(s, run_ids=list(newest)) if newest else pd.DataFrame()
         matches = history.reference_matches(s, run_ids=ok["run_id"].tolist()) if not ok.empty else pd.DataFrame()
 
         sweep = s.sweep(sweep_id) if sweep_id is not None else None
@@ -99,6 +109,9 @@ def write_report(
         "throughput_vs_record_size": charts.throughput_vs_record_size(cells),
         "latency_percentiles": charts.latency_percentiles(cells),
         "instance_windows": charts.instance_windows(windows, newest),
+        "latency_distribution": latency_charts.latency_distribution(hists, newest),
+        "corrected_p99_over_time": latency_charts.corrected_p99_over_time(hists, newest),
+        "window_throughput": latency_charts.window_throughput(intervals, newest),
         "measured_vs_reference": charts.measured_vs_reference(pairs),
     }
     images = {name: png for name, png in drawn.items() if png is not None}
@@ -174,6 +187,7 @@ _CELL_COLUMNS = [
     ("linger_ms", "linger.ms"), ("compression_type", "compression"), ("runs", "runs"),
     ("mean_records_per_sec", "records/s (mean)"), ("stddev_records_per_sec", "stddev"),
     ("mean_mb_per_sec", "MB/s"), ("mean_avg_latency_ms", "avg latency ms"), ("mean_worst_p99_ms", "worst p99 ms"),
+    ("mean_corrected_p99_ms", "corrected p99 ms (merged)"), ("saturated_runs", "saturated runs"),
 ]  # fmt: skip
 _PAIR_COLUMNS = [
     ("label", "cell"), ("runs", "runs"), ("mean_records_per_sec", "measured records/s"),
@@ -210,7 +224,8 @@ def _page(
         f'<p class="meta">kafkalab report generated {generated}: {len(runs)} runs ({ok} ok) in {len(cells)} cells, '
         f"{_fmt(first)} to {_fmt(last)}; experiments: {html.escape(experiments)}</p>",
     ]
-    for name in ("throughput_vs_brokers", "throughput_vs_record_size", "latency_percentiles", "instance_windows"):
+    for name in ("throughput_vs_brokers", "throughput_vs_record_size", "latency_percentiles", "instance_windows",
+                 "latency_distribution", "corrected_p99_over_time", "window_throughput"):
         parts.append(_figure(report, name))
         if name == "instance_windows" and name in report.charts and len(newest) < len(cells):
             parts.append(f'<p class="note">Showing the newest run of {len(newest)} of {len(cells)} cells.</p>')
@@ -236,6 +251,9 @@ def _figure(report: Report, name: str) -> str:
         why = {
             "throughput_vs_record_size": "These runs have a single record size: no record-size curve.",
             "instance_windows": "These runs have no progress windows (runs shorter than the reporting interval).",
+            **dict.fromkeys(("latency_distribution", "corrected_p99_over_time", "window_throughput"),
+                            "These runs kept no latency histograms: their producers ran Kafka's perf tool "
+                            "(producer.tool kafka-perf), which prints percentiles per instance only."),
         }.get(name, f"No data for {name.replace('_', ' ')}.")
         return f'<p class="note" id="no-{name}">{html.escape(why)}</p>'
     data = base64.b64encode(png).decode("ascii")

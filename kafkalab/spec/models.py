@@ -85,7 +85,9 @@ def _check_client_props(props: dict[str, str], where: str) -> None:
 _TITLE_UNITS = {"mb": "MB", "ms": "ms", "s": "s"}
 
 
-SHARE_GROUPS_SINCE = (4, 1)  # share groups (KIP-932) usable without early-access flags
+# Share groups (KIP-932): early access in 4.0, a preview switched off in 4.1, generally
+# available (and on in a freshly formatted cluster) from 4.2.
+SHARE_GROUPS_SINCE = (4, 2)
 
 
 def share_groups_available(kafka_version: str) -> bool:
