@@ -179,6 +179,20 @@ def test_a_topic_that_exists_already_is_never_written_nor_deleted(plain, prefect
 
 
 @pytest.mark.kafka
+def test_more_replicas_than_the_cluster_has_brokers_is_refused_before_anything_is_written(plain, prefect_api, lab_env):
+    from flows.experiment import experiment
+
+    before = topics(plain.bootstrap_servers)
+    spec = external_spec("it-ext-rf", plain.bootstrap_servers, topic={"replication_factor": 3})
+    with pytest.raises(SpecError) as refused:
+        experiment(spec=spec)
+    assert str(refused.value) == (f"topic.replication_factor: 3 exceeds the 1 brokers of the cluster at "
+                                  f"{plain.bootstrap_servers}")
+    assert topics(plain.bootstrap_servers) == before
+    assert not stored_runs("it-ext-rf")
+
+
+@pytest.mark.kafka
 def test_topic_keep_leaves_the_run_topic(plain, prefect_api, lab_env):
     from flows.experiment import experiment
 
@@ -272,6 +286,7 @@ def test_a_sasl_ssl_scram_cluster_with_a_ca(prefect_api, lab_env, kafka_dist, mo
         experiment(spec=external_spec("it-ext-scram", cluster.bootstrap_servers, security=security))
         (run,) = stored_runs("it-ext-scram")
         assert run["status"] == "ok" and run["total_records"] == 2 * RECORDS, run["error"]
+        assert run["kafka_version"] == ".".join(cluster.kafka_version.split(".")[:2])  # asked with the same credentials
         assert snapshot(endpoint, "payments") == before
         assert not [t for t in topics(endpoint) if t.startswith("kafkalab-")]
 
@@ -394,3 +409,36 @@ def test_bootstrap_servers_are_required_and_checked():
         parse_spec({"name": "x", "platform": "external", "producer": {"num_records": 10, "throughput": 10}})
     with pytest.raises(SpecError, match="must be host:port"):
         parse_spec(external_spec("x", "broker-without-port"))
+
+
+def test_a_client_certificate_reaches_both_clients_and_its_key_stays_private(tmp_path, monkeypatch):
+    from kafkalab.kafka.security import write_tls_files
+    from kafkalab.platforms.external import client_security
+
+    tls = write_tls_files(tmp_path / "made")  # a real key and certificate chain, PEM
+    pem = tls.broker_keystore.read_text()
+    key_end = pem.index("-----END PRIVATE KEY-----") + len("-----END PRIVATE KEY-----\n")
+    (tmp_path / "client.key").write_text(pem[:key_end])
+    (tmp_path / "client.pem").write_text(pem[key_end:])
+    monkeypatch.setenv("KAFKALAB_IT_KEY_PW", "key-secret")
+    spec = parse_spec(external_spec("it-ext-mtls", "broker.example.com:9093", security={
+        "protocol": "SSL", "ca_file": str(tls.ca_cert), "client_certificate": str(tmp_path / "client.pem"),
+        "client_key": str(tmp_path / "client.key"), "client_key_password": "env:KAFKALAB_IT_KEY_PW"}))
+    client = client_security(spec, tmp_path / "run")
+
+    java = client.java_properties()
+    assert java["ssl.keystore.type"] == "PEM" and java["ssl.key.password"] == "key-secret"
+    keystore = Path(java["ssl.keystore.location"])
+    assert keystore.read_text() == pem[:key_end] + pem[key_end:]  # the key, then its chain: one PEM keystore
+    assert keystore.stat().st_mode & 0o777 == 0o600
+    assert java["ssl.truststore.location"] == str(tls.ca_cert)
+    rdkafka = client.librdkafka_config()
+    assert rdkafka["ssl.certificate.location"] == str(tmp_path / "client.pem")
+    assert rdkafka["ssl.key.location"] == str(tmp_path / "client.key")
+    assert "key-secret" not in repr(client) and "env:KAFKALAB_IT_KEY_PW" in str(spec.cluster.security)
+
+
+def test_a_client_certificate_needs_its_key():
+    with pytest.raises(SpecError, match="cluster.security.client_key: a client certificate needs its key"):
+        parse_spec(external_spec("x", "broker.example.com:9093",
+                                 security={"protocol": "SSL", "client_certificate": __file__}))

@@ -118,10 +118,10 @@ def test_saturation_is_said_with_its_reason():
     assert unthrottled.target_records_per_sec is None
 
     late = dataclasses.replace(a, intervals=[
-        dataclasses.replace(i, histograms={**i.histograms, "schedule_delay": _encoded([50_000] * 200)})
+        dataclasses.replace(i, histograms={**i.histograms, "schedule_delay": _encoded([80_000] * 200)})
         for i in a.intervals])
     behind = figures.run_figures([late], [], target_per_instance=200, warmup_s=0)
-    assert behind.saturated is True and "fell behind its schedule: schedule-delay p99 50.0 ms > 10 ms" in \
+    assert behind.saturated is True and "fell behind its schedule: schedule-delay p99 80.0 ms > 50 ms" in \
         behind.saturation_reason
 
 

@@ -13,12 +13,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Message
-from confluent_kafka.admin import (
-    AlterConfigOpType,
-    ConfigEntry,
-    ConfigResource,
-    ResourceType,
-)
+from confluent_kafka.admin import ConfigResource, ResourceType
 from hdrh.histogram import HdrHistogram
 
 from kafkalab.core.errors import EnvironmentProblem
@@ -308,6 +303,22 @@ def test_max_bytes_stops_the_producer_early(tmp_path, cluster, loadgen_jar, kafk
     assert admin.records_in_topic(cluster.bootstrap_servers, topic) == summary.acked
 
 
+@pytest.mark.kafka
+def test_without_histograms_the_intervals_still_count_every_record(tmp_path, cluster, loadgen_jar, kafka_dist):
+    topic = topic_on(cluster, "no-histograms")
+    args = loadgen.producer_args(topic=topic, config_file=client_config(tmp_path / "p.properties", cluster),
+                                 num_records=3000, record_size=100, rate=None, reporting_interval_ms=500,
+                                 barrier=False, histograms=False)
+    assert args[-1] == "--no-histograms"
+    proc = run(kafka_dist, loadgen_jar, args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = loadgen.parse_output(proc.stdout)
+    assert out.summary is not None and out.summary.acked == 3000
+    assert sum(i.acked for i in out.intervals) == 3000
+    for interval in out.intervals:
+        assert [count(interval.histograms[k]) for k in loadgen.PRODUCER_KINDS] == [0, 0, 0]
+
+
 def read_back(cluster: LocalCluster, topic: str, expected: int) -> list[Message]:
     """Every record of `topic`, read with librdkafka (not the generator): what other tools see."""
     consumer = Consumer({**admin.client_config(cluster.bootstrap_servers), "group.id": f"read-{topic}",
@@ -342,7 +353,7 @@ def test_records_carry_their_send_time_and_the_payload_file_and_key(tmp_path, cl
     for record in records:
         (name, value), = record.headers()
         sent_us = int.from_bytes(value, "big")
-        assert name == "kafkalab.sent.us" and len(value) == 8
+        assert name == "kl.sent.us" and len(value) == 8
         assert record.timestamp()[1] == sent_us // 1000
         assert summary.start_ms <= sent_us // 1000 <= summary.end_ms
 
@@ -374,25 +385,25 @@ def test_an_idle_consumer_stops_and_still_reports_its_empty_intervals(tmp_path, 
     assert all(count(i.histograms["end_to_end"]) == 0 for i in out.intervals)
 
 
-def share_group_reading_from_the_start(cluster: LocalCluster, group: str) -> str:
-    """A share group starts at the latest offset unless its group config says otherwise."""
+def share_group_reset(cluster: LocalCluster, group: str) -> str | None:
+    """The group config `share.auto.offset.reset` as the broker has it (None: not set)."""
     client = admin.admin_client(cluster.bootstrap_servers)
-    setting = ConfigEntry("share.auto.offset.reset", "earliest", incremental_operation=AlterConfigOpType.SET)
-    for future in client.incremental_alter_configs([ConfigResource(ResourceType.GROUP, group,
-                                                                   incremental_configs=[setting])]).values():
-        future.result(timeout=60)
-    return group
+    resource = ConfigResource(ResourceType.GROUP, group)
+    (configs,) = client.describe_configs([resource]).values()
+    entry = configs.result(timeout=60).get("share.auto.offset.reset")
+    return entry.value if entry is not None and not entry.is_default else None
 
 
 @pytest.mark.kafka
 @pytest.mark.parametrize("mode", ["implicit", "explicit"])
-def test_a_share_group_reads_every_record(tmp_path, cluster, loadgen_jar, kafka_dist, mode):
+def test_a_share_group_after_the_producer_reads_every_record(tmp_path, cluster, loadgen_jar, kafka_dist, mode):
     topic = topic_on(cluster, f"shared-{mode}")
     producer = run(kafka_dist, loadgen_jar, loadgen.producer_args(
         topic=topic, config_file=client_config(tmp_path / "p.properties", cluster), num_records=500,
         record_size=100, rate=None, reporting_interval_ms=1000, barrier=False))
     assert producer.returncode == 0, producer.stderr[-2000:]
-    group = share_group_reading_from_the_start(cluster, f"share-{mode}")
+    group = f"share-{mode}"
+    assert share_group_reset(cluster, group) is None  # a new share group would start at the latest offset
     proc = run(kafka_dist, loadgen_jar, loadgen.consumer_args(
         topic=topic, config_file=client_config(tmp_path / "c.properties", cluster), group=group, num_records=500,
         idle_timeout_ms=60_000, reporting_interval_ms=1000, share=True, acknowledge_mode=mode, barrier=False))
@@ -404,6 +415,7 @@ def test_a_share_group_reads_every_record(tmp_path, cluster, loadgen_jar, kafka_
     assert summary.rebalance_ms is None  # a share group has no assignment to time
     assert sum(count(i.histograms["end_to_end"]) for i in out.intervals) == 500
     assert '"share":true' in proc.stdout.splitlines()[-1]
+    assert share_group_reset(cluster, group) == "earliest"  # the generator set it before subscribing
 
 
 def read_line(proc: subprocess.Popen[str], timeout_s: float) -> str:

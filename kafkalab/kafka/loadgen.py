@@ -10,6 +10,10 @@ prints, line by line on stdout:
 - after each interval's histograms `kafkalab-interval {json}` (seq, start_ms, end_ms, counts);
 - last, `kafkalab-summary {json}`.
 
+Every record carries its send time in the header `kl.sent.us` (microseconds since the epoch,
+an 8-byte big-endian long; short because every record carries it), from which consumers
+measure end-to-end latency.
+
 The summary's `stopped_by` is records, bytes or duration for a producer (error when it stopped
 on a fatal error, exit code 1), records, idle or duration for a consumer. Errors go to stderr
 as `kafkalab-error: <ExceptionClass>: <message>`. Client properties are
@@ -168,8 +172,12 @@ def producer_args(
     duration_s: float | None = None,
     barrier: bool = True,
     raw_latencies: Path | None = None,
+    histograms: bool = True,
 ) -> list[str]:
-    """Arguments (after MAIN) for one producer; `rate` None or <= 0: unthrottled."""
+    """Arguments (after MAIN) for one producer; `rate` None or <= 0: unthrottled.
+
+    `histograms` False (--no-histograms) is for benchmarks only: what recording latency costs.
+    """
     args = [
         "produce",
         "--topic", topic,
@@ -191,6 +199,8 @@ def producer_args(
         args.append("--barrier")
     if raw_latencies is not None:
         args += ["--raw-latencies", str(raw_latencies)]
+    if not histograms:
+        args.append("--no-histograms")
     return args
 
 
@@ -212,9 +222,10 @@ def consumer_args(
 
     Share groups (KIP-932) are on by default from Kafka 4.2 (`share.version` 1; 4.4 finalizes
     2). Their state topic is replicated 3 ways by default, so clusters of fewer brokers need
-    `share.coordinator.state.topic.replication.factor` (and `.min.isr`) lowered, and a new
-    share group starts at the latest offset unless its group config `share.auto.offset.reset`
-    is `earliest`.
+    `share.coordinator.state.topic.replication.factor` (and `.min.isr`) lowered. A new share
+    group starts at the latest offset: the generator sets its group config
+    `share.auto.offset.reset` to earliest before subscribing (Admin incrementalAlterConfigs),
+    so that consumers after the producers read the backlog.
     """
     if acknowledge_mode is not None and (not share or acknowledge_mode not in ("implicit", "explicit")):
         raise ValueError(f"acknowledge_mode must be implicit or explicit, for a share group; got {acknowledge_mode!r}")

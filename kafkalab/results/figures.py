@@ -21,8 +21,10 @@ from kafkalab.model import ConsumerOutcome, LatencySummary, LoadInterval, Produc
 DEFAULT_WARMUP_SHARE = 0.1  # of the common window, when the spec sets no load.warmup_s
 KEPT_RATE_SHARE = 0.95  # achieved below this share of the target: saturated
 # The generator fell behind its schedule: a client on that schedule would have waited this
-# long (p99) before it could even send. Beyond it, the target rate was not really offered.
-SCHEDULE_DELAY_P99_BOUND_MS = 10.0
+# long (p99) before it could even send. Beyond it the target rate was not really offered, and
+# the corrected latency holds the generator's own stalls (a busy 2-core machine shows ~10 ms
+# of scheduling noise, hence not less).
+SCHEDULE_DELAY_P99_BOUND_MS = 50.0
 PRODUCER_KINDS = ("send", "corrected", "schedule_delay")
 
 

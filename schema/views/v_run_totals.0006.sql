@@ -126,7 +126,7 @@ COMMENT ON COLUMN v_run_totals.sum_of_instance_records_per_sec IS 'Sum of each o
 COMMENT ON COLUMN v_run_totals.sum_of_instance_mb_per_sec IS 'Sum of each ok instance''s own average MB/s (total_mb_per_sec under its pre-0006 name).';
 COMMENT ON COLUMN v_run_totals.target_records_per_sec IS 'The rate asked of all producer instances together, records/s; NULL when unthrottled.';
 COMMENT ON COLUMN v_run_totals.achieved_records_per_sec IS 'The rate achieved: window_records_per_sec (kafka-perf: the sum of the instances'' own averages).';
-COMMENT ON COLUMN v_run_totals.saturated IS 'True when the run did not keep its target rate (achieved below 95%, or the generator''s schedule-delay p99 beyond 10 ms) or had none (unthrottled): its latency then measures queueing, not Kafka.';
+COMMENT ON COLUMN v_run_totals.saturated IS 'True when the run did not keep its target rate (achieved below 95%, or the generator''s schedule-delay p99 beyond 50 ms) or had none (unthrottled): its latency then measures queueing, not Kafka.';
 COMMENT ON COLUMN v_run_totals.saturation_reason IS 'Why the run counts as saturated, in words.';
 COMMENT ON COLUMN v_run_totals.send_p99_ms IS '99th percentile of send -> acknowledgement over the window, merged over instances, ms.';
 COMMENT ON COLUMN v_run_totals.corrected_p99_ms IS '99th percentile of intended send time -> acknowledgement (what a client on the schedule sees; corrected for coordinated omission), merged, ms.';

@@ -43,6 +43,7 @@ def deploy(spec: ExperimentSpec, dist: KafkaDistribution, run_dir: Path, *,
         connect_timeout_s=spec.cluster.ready_timeout_s,
     )
     cluster.deploy(spec.cluster.brokers, on_progress=on_progress)
+    cluster.check_fits(spec.topic)
     return cluster
 
 

@@ -10,6 +10,7 @@ before: kafkalab writes only into topics it made.
 
 from __future__ import annotations
 
+import contextlib
 import secrets as _random
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from kafkalab.core.errors import ClusterError
+from kafkalab.core.errors import ClusterError, SpecError
 from kafkalab.kafka import admin
 from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.kafka.distribution import KafkaDistribution
@@ -65,6 +66,7 @@ class ExternalCluster(Cluster):
     kafka: KafkaLevel = field(default_factory=KafkaLevel, repr=False)
     detected: DetectedVersion | None = None
     created_topics: list[str] = field(default_factory=list)  # the only topics stop() may delete
+    smoke_topics: list[str] = field(default_factory=list)  # of those, the smoke tests' (deleted even with keep)
 
     platform = "external"
     capabilities = frozenset({SECURITY, GENERATOR})
@@ -119,24 +121,29 @@ class ExternalCluster(Cluster):
         return self.servers  # no SCRAM user to create: the owner made the user kafkalab connects as
 
     def stop(self, grace_s: float = 10) -> None:
-        """Delete the topics this run created (unless topic.keep); never any other."""
-        if self.keep_topics:
-            doomed = [t for t in self.created_topics if t.startswith(self.smoke_prefix)]
-        else:
-            doomed = list(self.created_topics)
+        """Delete the topics this run created (the run topics kept with topic.keep); never any other."""
+        wanted = self.smoke_topics if self.keep_topics else self.created_topics
+        # A creation that timed out may have made nothing: delete only what is there.
+        existing = admin.admin_client(self.endpoint).list_topics(timeout=10).topics
+        doomed = [t for t in wanted if t in existing]
         if doomed:
-            self._delete_groups_of(doomed)
             admin.delete_topics(self.endpoint, doomed)
-        self.created_topics = [t for t in self.created_topics if t not in doomed]
+            self._delete_groups_of(doomed)
+        self.created_topics = [t for t in self.created_topics if t not in wanted]
+        self.smoke_topics = []
 
     def _delete_groups_of(self, topics: list[str]) -> None:
-        """The consumer groups kafkalab's consumers formed on these topics (named `kafkalab-<topic>...`)."""
+        """The consumer groups kafkalab's consumers formed on these topics (named `kafkalab-<topic>...`).
+
+        Best effort: a user allowed to delete its topics but not groups leaves empty groups,
+        which the brokers expire (offsets.retention.minutes); the topics are gone already.
+        """
         client = admin.admin_client(self.endpoint)
-        listed = client.list_consumer_groups(request_timeout=10).result(timeout=15)
-        ours = [g.group_id for g in listed.valid
-                if any(g.group_id.startswith(f"kafkalab-{topic}") for topic in topics)]
-        if ours:
-            for future in client.delete_consumer_groups(ours, request_timeout=10).values():
+        with contextlib.suppress(KafkaException, FutureTimeout):
+            listed = client.list_consumer_groups(request_timeout=10).result(timeout=15)
+            ours = [g.group_id for g in listed.valid
+                    if any(g.group_id.startswith(f"kafkalab-{topic}") for topic in topics)]
+            for future in (client.delete_consumer_groups(ours, request_timeout=10).values() if ours else []):
                 future.result(timeout=15)
 
     def remove_data(self) -> None:
@@ -144,23 +151,24 @@ class ExternalCluster(Cluster):
 
     # -- topics: the guard rails --------------------------------------------------------
 
-    @property
-    def smoke_prefix(self) -> str:
-        return f"{self.topic_prefix}smoke-"
+    def check_fits(self, topic: TopicSpec) -> None:
+        """Bad input only the cluster can tell: more replicas than it has brokers (before anything is written)."""
+        if len(self.brokers) < topic.replication_factor:
+            raise SpecError(f"topic.replication_factor: {topic.replication_factor} exceeds the {len(self.brokers)} "
+                            f"brokers of the cluster at {self.servers}")
 
     def create_topic(self, topic: TopicSpec, name: str) -> str:
         """The run's topic, behind the prefix; refused when it exists and is not this run's."""
         full = prefixed_topic(self.topic_prefix, name)
-        if len(self.brokers) < topic.replication_factor:
-            raise ClusterError(f"topic.replication_factor: {topic.replication_factor} exceeds the {len(self.brokers)} "
-                               f"brokers of the cluster at {self.servers}")
+        self.check_fits(topic)  # again: a sweep's later cell may ask for more replicas
         self._create_own_topic(full, partitions=topic.partitions, replication_factor=topic.replication_factor,
                                config=dict(topic.config))
         return full
 
     def smoke_test(self) -> str:
         """Step 5 on a topic of its own (deleted at stop), never one the owner might read."""
-        topic = f"{self.smoke_prefix}{_random.token_hex(4)}"
+        topic = f"{self.topic_prefix}smoke-{_random.token_hex(4)}"
+        self.smoke_topics.append(topic)
         self._create_own_topic(topic, partitions=1, replication_factor=min(3, len(self.brokers)), config={})
         return admin.smoke_test(self.endpoint, replication_factor=min(3, len(self.brokers)), topic=topic)
 

@@ -10,8 +10,8 @@ import org.apache.kafka.common.header.Header;
 
 /**
  * `consume`: reads the topic and measures end-to-end latency, the receive time against the
- * send time the producer stamped in the `kafkalab.sent.us` header (both wall clocks, so
- * producer and consumer should share a host or a well-synchronised clock).
+ * send time the producer stamped in its `kl.sent.us` header (ProduceCommand.SENT_HEADER; both
+ * wall clocks, so producer and consumer should share a host or a well-synchronised clock).
  */
 final class ConsumeCommand {
     private static final String[] KINDS = {"end_to_end"};

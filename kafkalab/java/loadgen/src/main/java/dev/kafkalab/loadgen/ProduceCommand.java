@@ -22,9 +22,20 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * `produce`: an open-loop producer. Record i is due at start + i/rate and is sent then, or at
  * once when the generator is behind (never skipped): the delay shows in `schedule_delay` and in
  * `corrected` (due time to acknowledgement), so a stalled broker cannot hide its backlog.
+ *
+ * Options: --topic, --config (client properties), --num-records, --record-size, --rate (records/s;
+ * absent: unthrottled), --keys, --payload-file, --reporting-interval-ms, --max-bytes, --duration-s,
+ * --raw-latencies FILE, --barrier, and --no-histograms: for benchmarks only (bench/loadgen_throughput.py
+ * measures what recording costs), records no latency, so every interval's histograms are empty.
  */
 final class ProduceCommand {
-    static final String SENT_HEADER = "kafkalab.sent.us";
+    /**
+     * The header every record carries: the send time, microseconds since the epoch, as an 8-byte
+     * big-endian long ("kafkalab sent, µs"; the consumer's end-to-end latency is measured from it).
+     * Short because every record carries it: 21 bytes of record overhead, 6 fewer than the
+     * "kafkalab.sent.us" of earlier versions (whose records a consumer now counts as without_header).
+     */
+    static final String SENT_HEADER = "kl.sent.us";
     // Histogram kinds and counters, in the order the output protocol lists them.
     private static final String[] KINDS = {"send", "corrected", "schedule_delay"};
     private static final int SEND = 0, CORRECTED = 1, SCHEDULE_DELAY = 2;
@@ -36,6 +47,7 @@ final class ProduceCommand {
     private final KafkaProducer<byte[], byte[]> producer;
     private final Intervals intervals;
     private final RawLatencies raw;
+    private final boolean recordLatency;
     private final AtomicLong acked = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicLong bytesAcked = new AtomicLong();
@@ -43,18 +55,20 @@ final class ProduceCommand {
     private final AtomicReference<String> firstError = new AtomicReference<>();
     private volatile Throwable fatal;
 
-    private ProduceCommand(String topic, KafkaProducer<byte[], byte[]> producer, Intervals intervals, RawLatencies raw) {
+    private ProduceCommand(String topic, KafkaProducer<byte[], byte[]> producer, Intervals intervals, RawLatencies raw,
+                           boolean recordLatency) {
         this.topic = topic;
         this.producer = producer;
         this.intervals = intervals;
         this.raw = raw;
+        this.recordLatency = recordLatency;
     }
 
     static int run(String[] args, Output out) throws Exception {
         Options o = Options.parse(args, 1,
                 Set.of("--topic", "--config", "--num-records", "--record-size", "--rate", "--keys", "--payload-file",
                         "--reporting-interval-ms", "--max-bytes", "--duration-s", "--raw-latencies"),
-                Set.of("--barrier"));
+                Set.of("--barrier", "--no-histograms"));
         String topic = o.text("--topic");
         Properties props = ClientConfig.load(o.text("--config"));
         long numRecords = o.positiveLong("--num-records");
@@ -77,7 +91,8 @@ final class ProduceCommand {
             if (o.flag("--barrier")) {
                 Barrier.await(out);
             }
-            ProduceCommand command = new ProduceCommand(topic, producer, new Intervals(KINDS, COUNTERS, out), raw);
+            ProduceCommand command = new ProduceCommand(topic, producer, new Intervals(KINDS, COUNTERS, out), raw,
+                    !o.flag("--no-histograms"));
             return command.produce(payloads, numRecords, rate, maxBytes, durationS, intervalMs, out);
         } finally {
             producer.close(Duration.ofSeconds(5));  // everything was flushed; a fatal exit sends no more
@@ -189,9 +204,11 @@ final class ProduceCommand {
             try {
                 Window window = intervals.window();
                 if (error == null) {
-                    window.record(SEND, sendUs);
-                    window.record(CORRECTED, correctedUs);
-                    window.record(SCHEDULE_DELAY, (sendNs - dueNs) / 1000);
+                    if (recordLatency) {
+                        window.record(SEND, sendUs);
+                        window.record(CORRECTED, correctedUs);
+                        window.record(SCHEDULE_DELAY, (sendNs - dueNs) / 1000);
+                    }
                     window.add(ACKED, 1);
                     window.add(BYTES, size);
                 } else {

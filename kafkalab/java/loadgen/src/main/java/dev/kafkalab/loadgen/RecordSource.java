@@ -30,11 +30,12 @@ interface RecordSource extends AutoCloseable {
     @Override
     void close();
 
-    static RecordSource of(Properties props, String group, boolean share, String acknowledgeMode) {
+    static RecordSource of(Properties props, String group, boolean share, String acknowledgeMode) throws Fatal {
         props.put(ConsumerConfig.GROUP_ID_CONFIG, group);
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         if (share) {
+            ShareGroupStart.fromEarliest(props, group);
             if (acknowledgeMode != null) {
                 props.put(ConsumerConfig.SHARE_ACKNOWLEDGEMENT_MODE_CONFIG, acknowledgeMode);
             }
