@@ -57,6 +57,8 @@ bench: kafka
 	$(BIN)/python bench/cluster_bringup.py
 	$(BIN)/python bench/pipeline_overhead.py
 	$(BIN)/python bench/server_latency.py
+	$(BIN)/python bench/loadgen_throughput.py
+	$(BIN)/python bench/histogram_merge.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -274,8 +274,15 @@ def test_clean_clusters_stops_them_and_frees_their_ports(plain, lab_env):
 def test_a_sasl_ssl_scram_cluster_with_a_ca(prefect_api, lab_env, kafka_dist, monkeypatch):
     from flows.experiment import experiment
 
+    from kafkalab.app.cluster_command import describe
+
     with kept_cluster("it-scram", security="sasl-ssl-scram") as cluster:
+        printed = "\n".join(describe(cluster))  # what `kafkalab cluster up` prints: paths, never the secret
+        assert Path(cluster.password_file).read_text() not in printed
+        for path in (cluster.client_properties, cluster.password_file, cluster.ca_file):
+            assert path in printed and Path(path).is_file()
         assert Path(cluster.client_properties).stat().st_mode & 0o777 == 0o600
+        assert Path(cluster.password_file).stat().st_mode & 0o777 == 0o600
         security = {"protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "username": cluster.username,
                     "password": "env:KAFKALAB_IT_EXT_PW", "ca_file": cluster.ca_file}
         monkeypatch.setenv("KAFKALAB_IT_EXT_PW", Path(cluster.password_file).read_text())
@@ -369,6 +376,23 @@ def test_a_broker_count_axis_is_refused_in_one_line():
         check_plan(plan)
     assert str(refused.value) == ("it-ext-scale: cell 1 (cluster.brokers=3): cluster.brokers: platform external "
                                   "does not scale brokers: kafkalab did not deploy them (drop the cluster.brokers axis)")
+
+
+def test_a_sweep_dry_run_prints_every_cells_topic_and_bytes(tmp_path):
+    import yaml
+
+    base = external_spec("x", "127.0.0.1:9092", producer={"num_records": 1000})
+    base.pop("name")
+    spec_file = tmp_path / "sweep.yaml"
+    spec_file.write_text(yaml.safe_dump({"name": "it-ext-dry-sweep", "base": base,
+                                         "axes": {"producer.instances": [1, 2], "producer.record_size": [100, 200]}}))
+    proc = cli("sweep", str(spec_file), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "connect (external)" in proc.stdout and "deploy " not in proc.stdout  # no "deploy 3 brokers"
+    assert "cell 3 (producers=2 size=200) on the external cluster at 127.0.0.1:9092" in proc.stdout
+    assert "topic kafkalab-performancetest-s<sweep id>-c3-r<1..1>" in proc.stdout
+    # 1000 records x (1 x 100 + 1 x 200 + 2 x 100 + 2 x 200 B)
+    assert "writes at most 878.9 KiB (900000 bytes) in all (4 cells x 1 repetitions)" in proc.stdout
 
 
 @pytest.mark.parametrize(("change", "refusal"), [

@@ -74,6 +74,11 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
 
+def _saturated(totals: Mapping[str, Any]) -> str:
+    value = totals.get("saturated")
+    return "" if value is None else ("yes" if value else "no")
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
@@ -113,8 +118,9 @@ def experiment_markdown(
             + (f"; profile `{first.profile}`" if first.profile else ""),
             "",
         ]
-    header = ["run", "rep", "status", "brokers", "partitions", "record size", "producers ok", "records/s",
-              "MB/s", "avg latency ms", "worst p99 ms", "records in topic", "consumer MB/s"]
+    header = ["run", "rep", "status", "brokers", "partitions", "record size", "producers ok", "window records/s",
+              "records/s (sum)", "MB/s (sum)", "corrected p99 ms", "worst p99 ms", "saturated", "records in topic",
+              "consumer MB/s"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     ok_totals = []
     for record, run_id in zip(records, run_ids):
@@ -125,19 +131,40 @@ def experiment_markdown(
         cells = [
             str(run_id or ""), str(record.repetition), status.replace("|", "/").replace("\n", " "), str(record.brokers),
             str(record.partitions), str(record.record_size), f"{run.producers_ok}/{record.producer_instances}",
+            run.missing or _num(run.totals.get("window_records_per_sec")),
             run.missing or _num(run.totals["total_records_per_sec"]), _num(run.totals.get("total_mb_per_sec")),
-            _num(run.totals.get("avg_latency_ms")), _num(run.totals.get("worst_p99_ms")),
+            _num(run.totals.get("corrected_p99_ms")), _num(run.totals.get("worst_p99_ms")),
+            _saturated(run.totals),
             "" if record.records_in_topic is None else f"{record.records_in_topic:,}",
             _num(run.consumer.mb_per_sec if run.consumer else None),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"## Totals ({len(ok_totals)} of {len(records)} runs ok; sums across producer instances)", ""]
+    lines += ["", f"## Figures ({len(ok_totals)} of {len(records)} runs ok)", ""]
     spooled = sum(1 for run_id in run_ids if run_id is None)
+    windowed = [t for t in ok_totals if t.get("window_records_per_sec") is not None]
+    if windowed:
+        lines += [
+            _spread_line(f"window throughput (every producer measuring, {windowed[0]['window_s']:.1f} s after a "
+                         f"{windowed[0]['warmup_s'] or 0:.1f} s warm-up)",
+                         [t["window_records_per_sec"] for t in windowed], "records/s"),
+            *[_spread_line(f"{kind} p99, merged over instances", values, "ms") for kind, values in (
+                (kind, [t[f"{column}_p99_ms"] for t in windowed if t.get(f"{column}_p99_ms") is not None])
+                for kind, column in (("corrected (from the intended send time)", "corrected"),
+                                     ("send", "send"), ("end to end", "end_to_end"))) if values],
+        ]
+    for t in ok_totals:
+        if t.get("saturated"):
+            lines.append(f"- run {t['run_id']} **saturated**: {t['saturation_reason']}"
+                         + ("" if t.get("target_records_per_sec") is not None
+                            else " (a max-throughput run: read its latency as queueing, not as Kafka's)"))
     if ok_totals:
         lines += [
-            _spread_line("total throughput", [t["total_records_per_sec"] for t in ok_totals], "records/s"),
-            _spread_line("total throughput", [t["total_mb_per_sec"] for t in ok_totals], "MB/s"),
-            _spread_line("avg latency", [t["avg_latency_ms"] for t in ok_totals], "ms"),
+            _spread_line("total throughput (sum of the instances' own averages, as the guide adds them)",
+                         [t["total_records_per_sec"] for t in ok_totals], "records/s"),
+            _spread_line("total throughput (sum of the instances' own averages)",
+                         [t["total_mb_per_sec"] for t in ok_totals], "MB/s"),
+            _spread_line("avg latency (mean of the instances' averages)", [t["avg_latency_ms"] for t in ok_totals],
+                         "ms"),
             f"- worst p99 of any instance: **{max(t['worst_p99_ms'] for t in ok_totals):,.2f}** ms",
             f"- records sent: **{sum(t['total_records'] for t in ok_totals):,}**",
         ]
@@ -174,12 +201,16 @@ def run_summary_rows(
             "status": record.status,
             "brokers": record.brokers,
             "producers": f"{run.producers_ok}/{record.producer_instances}",
+            "window_records_per_sec": run.missing or _rounded(run.totals.get("window_records_per_sec")),
             "total_records_per_sec": run.missing or _rounded(run.totals["total_records_per_sec"]),
             "total_mb_per_sec": _rounded(run.totals.get("total_mb_per_sec")),
             "avg_latency_ms": _rounded(run.totals.get("avg_latency_ms")),
             "p99_ms": run.totals.get("worst_p99_ms"),
+            "corrected_p99_ms": _rounded(run.totals.get("corrected_p99_ms")),
+            "saturated": run.totals.get("saturated"),
             "records_in_topic": record.records_in_topic,
             "consumer_mb_per_sec": round(run.consumer.mb_per_sec, 2) if run.consumer else None,
+            "saturation_reason": run.totals.get("saturation_reason") or "",
             "error": record.error or "",
         })
     return rows
