@@ -273,7 +273,6 @@ def test_clean_clusters_stops_them_and_frees_their_ports(plain, lab_env):
 @pytest.mark.kafka
 def test_a_sasl_ssl_scram_cluster_with_a_ca(prefect_api, lab_env, kafka_dist, monkeypatch):
     from flows.experiment import experiment
-
     from kafkalab.app.cluster_command import describe
 
     with kept_cluster("it-scram", security="sasl-ssl-scram") as cluster:
