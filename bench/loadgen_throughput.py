@@ -1,6 +1,7 @@
 """kafkalab's load generator against ProducerPerformance, side by side on one 1-broker cluster.
 
     .venv/bin/python bench/loadgen_throughput.py [--rounds 5] [--records 300000] [--before a6a081f]
+                                                 [--prop batch.size=65536 ...]
 
 Per round, in a rotating order, each tool produces --records records of --record-size bytes
 unthrottled to the same topic with the same client properties (the quickstart's producer
@@ -31,6 +32,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,11 +51,14 @@ HEAP_MB = 512
 RUN_TIMEOUT_S = 300  # safety net for one tool run
 
 
+Result = tuple[float, int] | None  # (records/s, records acknowledged) from a tool's summary, None without one
+
+
 @dataclass
 class Variant:
     name: str
-    command: object  # (topic, config file) -> command line
-    parse: object  # stdout -> records/s or None
+    command: Callable[[str, Path], list[str]]  # (topic, config file) -> command line
+    parse: Callable[[str], Result]  # stdout -> its result
     throughput: list[float] = field(default_factory=list)
     cpu_per_million: list[float] = field(default_factory=list)
 
@@ -65,7 +70,7 @@ class Measured:
     cpu_s: float
 
 
-def run_once(command: list[str], parse) -> Measured:
+def run_once(command: list[str], parse: Callable[[str], Result]) -> Measured:
     """One tool run behind its barrier: CPU from "go" to exit, the tool's own throughput."""
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
@@ -84,6 +89,7 @@ def run_once(command: list[str], parse) -> Measured:
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    status = None
     try:
         if not ready.wait(RUN_TIMEOUT_S):
             raise SystemExit(f"no barrier line within {RUN_TIMEOUT_S}s: {command[:3]}")
@@ -92,16 +98,17 @@ def run_once(command: list[str], parse) -> Measured:
         proc.stdin.write("go\n")
         proc.stdin.flush()
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        while (status := os.wait4(proc.pid, os.WNOHANG))[0] == 0:  # its rusage, which Popen.wait would drop
+        while (reaped := os.wait4(proc.pid, os.WNOHANG))[0] == 0:  # its rusage, which Popen.wait would drop
             if time.monotonic() > deadline:
                 raise SystemExit(f"still running after {RUN_TIMEOUT_S}s: {command[:3]}")
             time.sleep(0.02)
+        status = reaped
     finally:
-        if proc.returncode is None and proc.poll() is None:
+        if status is None:  # not reaped by wait4: stopped here
             proc.kill()
             proc.wait()
     _, wait_status, usage = status
-    proc.returncode = os.waitstatus_to_exitcode(wait_status)
+    proc.returncode = os.waitstatus_to_exitcode(wait_status)  # Popen never saw it exit
     reader.join(timeout=30)
     cpu_s = (usage.ru_utime + usage.ru_stime) - (at_go.user + at_go.system + at_go.children_user + at_go.children_system)
     result = parse("\n".join(lines))
@@ -110,23 +117,21 @@ def run_once(command: list[str], parse) -> Measured:
     return Measured(result[0], result[1], cpu_s)
 
 
-def perf_result(text: str) -> tuple[float, int] | None:
+def perf_result(text: str) -> Result:
     summary = perftools.parse_producer_output(text).summary
     return (summary.records_per_sec, summary.records) if summary else None
 
 
-def generator_result(text: str) -> tuple[float, int] | None:
+def generator_result(text: str) -> Result:
     parsed = loadgen.parse_output(text)
-    if parsed.summary is None:
+    if parsed.summary is None or parsed.summary.start_ms is None or parsed.summary.end_ms is None:
         return None
-    if parsed.summary.start_ms is None or parsed.summary.end_ms is None:
-        return None
-    # As a run computes it (producer_output), without needing histograms for the figure.
+    # As a run computes it (kafkalab.load.generator.producer_output, which also needs histograms).
     seconds = max(parsed.summary.end_ms - parsed.summary.start_ms, 1) / 1000
     return parsed.summary.acked / seconds, parsed.summary.acked
 
 
-def perf_variant(dist, records: int, record_size: int) -> Variant:
+def perf_variant(dist: distribution.KafkaDistribution, records: int, record_size: int) -> Variant:
     barrier_dir = dist.start_barrier()
     if barrier_dir is None:
         raise SystemExit("StartBarrier needs a JDK's javac")
@@ -140,7 +145,8 @@ def perf_variant(dist, records: int, record_size: int) -> Variant:
     return Variant("kafka-perf", command, perf_result)
 
 
-def generator_variant(name: str, dist, jar: Path, records: int, record_size: int, *, histograms: bool = True) -> Variant:
+def generator_variant(name: str, dist: distribution.KafkaDistribution, jar: Path, records: int, record_size: int, *,
+                      histograms: bool = True) -> Variant:
     def command(topic: str, config: Path) -> list[str]:
         args = loadgen.producer_args(topic=topic, config_file=config, num_records=records, record_size=record_size,
                                      rate=None, reporting_interval_ms=5000, barrier=True, histograms=histograms)
@@ -149,7 +155,7 @@ def generator_variant(name: str, dist, jar: Path, records: int, record_size: int
     return Variant(name, command, generator_result)
 
 
-def jar_at(commit: str, dist, work: Path) -> Path:
+def jar_at(commit: str, dist: distribution.KafkaDistribution, work: Path) -> Path:
     """The generator built from `commit`'s sources (git archive: the work tree is not touched)."""
     sources = work / f"loadgen-{commit}"
     sources.mkdir()
@@ -175,7 +181,10 @@ def main() -> None:
     parser.add_argument("--record-size", type=int, default=250)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--before", metavar="COMMIT", help="also the generator of this commit (header before/after)")
+    parser.add_argument("--prop", action="append", default=[], metavar="KEY=VALUE",
+                        help="a producer property instead of the quickstart's (e.g. batch.size=65536)")
     args = parser.parse_args()
+    args.props = {**PRODUCER_PROPS, **dict(item.split("=", 1) for item in args.prop)}
     dist = distribution.resolve()
     with tempfile.TemporaryDirectory(prefix="kafkalab-bench-loadgen-") as root_name:
         root = Path(root_name)
@@ -198,11 +207,11 @@ def main() -> None:
 
 def measure(cluster: LocalCluster, variants: list[Variant], args: argparse.Namespace, root: Path) -> None:
     config = write_properties(root / "producer.properties",
-                              {**PRODUCER_PROPS, "bootstrap.servers": cluster.bootstrap_servers,
+                              {**args.props, "bootstrap.servers": cluster.bootstrap_servers,
                                "client.id": "bench-loadgen"})
     load = os.getloadavg()[0]
     print(f"{args.rounds} rounds of {args.records:,} records x {args.record_size} B, unthrottled, 1 broker, "
-          f"{args.partitions} partitions, {PRODUCER_PROPS}; load average {load:.1f} at the start")
+          f"{args.partitions} partitions, {args.props}; load average {load:.1f} at the start")
     for round_ in range(args.rounds):
         order = variants[round_ % len(variants):] + variants[:round_ % len(variants)]
         for variant in order:

@@ -85,11 +85,13 @@ def run_once(
             record.producers, record.consumers = producer_fanout(spec, cluster, record.topic, faults, label=label)
         with timed("records in topic", timings):
             record.records_in_topic = records_in_topic(cluster, record.topic)
+        steps.check_consumers(spec, record.consumers, record.records_in_topic)
         if spec.consumer.enabled and not spec.consumer.runs_alongside and all(p.status == "ok" for p in record.producers):
             with timed("consumer test", timings):
                 # what the topic holds: after a fault that lost records the consumer still
                 # measures reading; the loss itself is the integrity step's finding
                 record.consumers = consumer_test(spec, cluster, record.topic, record.records_in_topic, label=label)
+                steps.check_consumers(spec, record.consumers, record.records_in_topic)
         with timed("integrity", timings):
             integrity(spec, cluster, record.topic, record.producers, record.records_in_topic).apply(record)
         record.figures = run_figures(spec, record)

@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from kafkalab.app import prefect_api, server
+from kafkalab.kafka import loadgen
 from kafkalab.results import spool
 from kafkalab.results.store import Store
 from tests.conftest import jvms_of
@@ -126,7 +127,16 @@ def _new_run_dir(runs_root: Path, name: str, before: set[Path], proc: subprocess
 
 
 def _producers_running(run_dir: Path) -> bool:
-    return any("ProducerPerformance" in " ".join(p.cmdline()) for p in jvms_of(run_dir) if p.is_running())
+    """A producer JVM of either tool runs: ProducerPerformance, or the load generator's produce."""
+    for jvm in jvms_of(run_dir):
+        try:
+            command = jvm.cmdline()
+        except psutil.Error:  # gone, or a zombie, since it was listed
+            continue
+        if "org.apache.kafka.tools.ProducerPerformance" in command or (
+                loadgen.MAIN in command and "produce" in command):
+            return True
+    return False
 
 
 def _stored_runs(run_dir: Path) -> list[tuple[str, int | None]]:

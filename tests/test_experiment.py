@@ -36,10 +36,11 @@ def small_spec(name: str, **overrides) -> dict:
 
 @pytest.fixture(scope="module")
 def guide_run(prefect_api, lab_env, kafka_dist):
-    """One experiment with the guide's whole options.json `kafka` section on 3 brokers."""
+    """One experiment with the guide's whole options.json `kafka` section on 3 brokers, run with
+    the guide's tools (Kafka's ProducerPerformance and ConsumerPerformance)."""
     from flows.experiment import experiment
 
-    data = small_spec("it-guide-options")
+    data = small_spec("it-guide-options", producer={"tool": "kafka-perf"}, consumer={"tool": "kafka-perf"})
     data["cluster"]["options_json"] = str(REPO / "experiments" / "guide-options.json")
     spec = parse_spec(data)
     run_ids = experiment(spec)
@@ -171,11 +172,11 @@ def test_a_crashed_producer_instance_is_kept_and_the_case_retried(prefect_api, l
                 args = proc.info["cmdline"] or []
                 config = next((a for a in args if a.endswith("/performancetest/producer-1.properties")), None)
                 if config and "-it-producer-crash-" in " ".join(args):
-                    # In the middle of its test: it has printed its first progress line (every
+                    # In the middle of its test: it has printed its first interval (every
                     # 500 ms of a ~6 s test), so it is sending.
                     log = Path(config).with_name("producer-1.log")
                     while time.monotonic() < deadline:
-                        if log.exists() and "records sent" in log.read_text(errors="replace"):
+                        if log.exists() and "kafkalab-interval" in log.read_text(errors="replace"):
                             proc.kill()
                             killed.append(proc.pid)
                             return

@@ -136,7 +136,9 @@ def test_the_producer_windows_show_the_gap(durability_run):
         assert len(mine) >= 4
         # The windows are back to back from the producers' "go", the fault's clock too: where
         # each ends tells the ones the fault could touch (not the first, waiting for metadata).
-        ends = itertools.accumulate(w["records"] / w["records_per_sec"] for w in mine)
+        # An interval of the generator in which nothing was acknowledged still lasted 0.5 s.
+        ends = itertools.accumulate(w["records"] / w["records_per_sec"] if w["records_per_sec"] else 0.5
+                                    for w in mine)
         since_kill = [w for w, end in zip(mine, ends) if end > kill_at_s]
         # The stall: records to the killed broker's partitions waited for new leaders (>= 1 s),
         # and a window after the kill fell to under half the throttled rate ...

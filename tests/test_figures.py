@@ -121,7 +121,7 @@ def test_saturation_is_said_with_its_reason():
         dataclasses.replace(i, histograms={**i.histograms, "schedule_delay": _encoded([80_000] * 200)})
         for i in a.intervals])
     behind = figures.run_figures([late], [], target_per_instance=200, warmup_s=0)
-    assert behind.saturated is True and "fell behind its schedule: schedule-delay p99 80.0 ms > 50 ms" in \
+    assert behind.saturated is True and "fell behind its schedule: schedule-delay p99 80.1 ms > 50 ms" in \
         behind.saturation_reason
 
 
@@ -253,3 +253,30 @@ def test_store_writes_intervals_of_many_instances_quickly(store: Store):
     run_id = store.save_run(record)
     _, rows = store.query(f"SELECT count(*) FROM latency_histograms WHERE run_id = {run_id}")
     assert rows == [(25 * 120 * 3,)]
+
+
+def test_consumers_without_a_count_are_judged_against_what_the_topic_holds():
+    from kafkalab.experiment.steps import check_consumers
+    from kafkalab.model import ConsumerOutcome, ConsumerSummary
+    from kafkalab.spec import parse_spec
+
+    def reader(instance: int, messages: int) -> ConsumerOutcome:
+        summary = ConsumerSummary("", "", 0.0, 0.0, messages, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return ConsumerOutcome(status="ok", messages_requested=1, exit_code=0, summary=summary, raw_output="",
+                               started_at=datetime.now(UTC), finished_at=datetime.now(UTC), instance=instance,
+                               tool="kafkalab")
+
+    shared = parse_spec({"name": "c", "producer": {"num_records": 10}, "consumer": {"instances": 2}})
+    split = [reader(0, 600), reader(1, 400)]
+    check_consumers(shared, split, 1000)  # together they read everything the topic holds
+    assert [c.status for c in split] == ["ok", "ok"]
+    short = [reader(0, 600), reader(1, 300)]
+    check_consumers(shared, short, 1000)
+    assert [c.status for c in short] == ["failed", "failed"]
+    assert short[0].error == "consumed 900 of the 1000 records the topic holds before its 10000 ms idle timeout"
+
+    each = parse_spec({"name": "c", "producer": {"num_records": 10},
+                       "consumer": {"instances": 2, "groups": "per-instance"}})
+    readers = [reader(0, 1000), reader(1, 999)]
+    check_consumers(each, readers, 1000)
+    assert [c.status for c in readers] == ["ok", "failed"]

@@ -333,9 +333,9 @@ def _kube_spec(**over) -> object:
                     "broker_config": {"num.io.threads": 8, "num_network_threads": 3},
                     "kubernetes": {"storage": "ephemeral", "schedule_timeout_s": 30}},
         "topic": {"name": "performancetest", "partitions": 3, "replication_factor": 3},
-        "producer": {"instances": 3, "num_records": 30000, "record_size": 250, "throughput": -1, "heap_mb": 192,
-                     "spread": "one-per-node", "props": {"acks": 1}},
-        "consumer": {"heap_mb": 192, "num_records": 90000},
+        "producer": {"tool": "kafka-perf", "instances": 3, "num_records": 30000, "record_size": 250,
+                     "throughput": -1, "heap_mb": 192, "spread": "one-per-node", "props": {"acks": 1}},
+        "consumer": {"tool": "kafka-perf", "heap_mb": 192, "num_records": 90000},
     }
     for path, value in over.items():
         node = data

@@ -147,7 +147,8 @@ def test_report_of_a_real_sweep(real_sweep: int, tmp_path: Path) -> None:
     assert_self_contained(page)
     images = embedded_images(page)
     # One record size: no record-size curve, and the page says so; no reference cell matches.
-    assert set(images) == {"throughput_vs_brokers", "latency_percentiles", "instance_windows"}
+    assert set(images) == {"throughput_vs_brokers", "latency_percentiles", "instance_windows", "latency_distribution",
+                           "corrected_p99_over_time", "window_throughput"}
     assert 'id="no-throughput_vs_record_size"' in page and 'id="no-reference"' in page
     assert report.main_chart is not None and report.main_chart.startswith(b"\x89PNG")
     assert report.chart_markdown().startswith("![throughput vs brokers](data:image/png;base64,iVBOR")

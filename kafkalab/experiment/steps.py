@@ -100,6 +100,25 @@ def consumer_test(
                                  on_line=on_line)
 
 
+def check_consumers(spec: ExperimentSpec, consumers: list[ConsumerOutcome], records_held: int | None) -> None:
+    """Consumers without a count of their own (alongside the producers, or sharing a group)
+    against what the topic holds: a group that read less failed; each member of
+    `groups: per-instance` must have read it all. Marks the outcomes; raises nothing."""
+    ok = [c for c in consumers if c.status == "ok" and c.summary is not None]
+    if records_held is None or not ok or len(ok) < len(consumers):
+        return
+    expected = spec.consumer.num_records or records_held
+    if spec.consumer.groups == "per-instance" or len(consumers) == 1:
+        short = [(c, c.summary.messages) for c in ok if c.summary.messages < expected]
+    else:
+        read = sum(c.summary.messages for c in ok)
+        short = [(c, read) for c in ok] if read < expected else []
+    for consumer, read in short:
+        consumer.status = "failed"
+        consumer.error = f"consumed {read} of the {expected} records the topic holds before its " \
+                         f"{spec.consumer.timeout_ms} ms idle timeout"
+
+
 def integrity(
     spec: ExperimentSpec, cluster: Cluster, topic: str, producers: list[ProducerOutcome], in_topic: int | None
 ) -> Integrity:

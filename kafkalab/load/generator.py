@@ -13,6 +13,7 @@ Each instance's output is kept as <topic dir>/<role>-<i>.log (everything it prin
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,9 +46,10 @@ CONSUMER_STOP_GRACE_S = 5  # after the producers: consumers end when drained or 
 class Instance:
     role: str  # producer | consumer
     index: int
-    client_id: str  # consumers: their group
+    client_id: str
     process: ManagedProcess
     sink: barrier.Sink
+    group: str | None = None  # consumers: the group they read in
 
     @property
     def name(self) -> str:
@@ -87,7 +89,8 @@ def run(
         producers = [_producer_outcome(inst, producer_load, work_dir, started_at, deadline)
                      for inst in producers_started]
         consumers = [_consumer_outcome(inst, consumer_load, work_dir, started_at,
-                                       time.monotonic() + consumer_load.timeout_ms / 1000 + CONSUMER_STOP_GRACE_S)
+                                       time.monotonic() + consumer_load.timeout_ms / 1000 + CONSUMER_STOP_GRACE_S,
+                                       counted=False)  # what the topic holds is known only now
                      for inst in consumers_started]
         return producers, consumers
     finally:
@@ -108,7 +111,8 @@ def run_consumers(
         barrier.release([(inst.process, inst.sink) for inst in started], timeout_s=barrier.TIMEOUT_S)
         started_at = datetime.now(timezone.utc)
         deadline = time.monotonic() + load.timeout_s
-        return [_consumer_outcome(inst, load, work_dir, started_at, deadline) for inst in started]
+        counted = load.instances == 1 or load.groups == "per-instance"
+        return [_consumer_outcome(inst, load, work_dir, started_at, deadline, counted=counted) for inst in started]
     finally:
         for inst in started:
             inst.process.stop(grace_s=2)
@@ -153,8 +157,8 @@ def _start_consumers(dist, jar, endpoint, load, work_dir, client_prefix, *, expe
             share=load.share_group, acknowledge_mode=load.acknowledge_mode if load.share_group else None,
             barrier=True, raw_latencies=work_dir / f"consumer-{i}.latencies" if load.dump_latencies else None,
         )
-        instance = _start(dist, jar, "consumer", i, client_id, args, load.heap_mb, work_dir, on_line)
-        started.append(Instance("consumer", i, group, instance.process, instance.sink))
+        started.append(dataclasses.replace(_start(dist, jar, "consumer", i, client_id, args, load.heap_mb, work_dir,
+                                                  on_line), group=group))
     return started
 
 
@@ -221,18 +225,19 @@ def _producer_outcome(inst: Instance, load: ProducerLoad, work_dir: Path, starte
     )
 
 
-def _consumer_outcome(inst: Instance, load: ConsumerLoad, work_dir: Path, started_at: datetime, deadline: float) -> ConsumerOutcome:
+def _consumer_outcome(inst: Instance, load: ConsumerLoad, work_dir: Path, started_at: datetime, deadline: float, *,
+                      counted: bool) -> ConsumerOutcome:
     exit_code, error = _wait(inst, deadline, load.timeout_s)
     raw = inst.process.output()
     parsed = loadgen.parse_output(raw)
     _keep_histogram_log(work_dir, inst.name, parsed)
     summary = consumer_summary(parsed.summary)
     if error is None:
-        error = consumer_error(exit_code, summary, load, raw, shared=load.instances > 1 and load.groups == "shared")
+        error = consumer_error(exit_code, summary, load, raw, counted=counted)
     return ConsumerOutcome(
         status="failed" if error else "ok", messages_requested=load.num_records, exit_code=exit_code,
         summary=summary, raw_output=raw, started_at=started_at, finished_at=datetime.now(timezone.utc), error=error,
-        instance=inst.index, tool="kafkalab", group=inst.client_id, intervals=_intervals(parsed),
+        instance=inst.index, tool="kafkalab", group=inst.group, intervals=_intervals(parsed),
     )
 
 

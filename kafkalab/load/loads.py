@@ -72,16 +72,18 @@ def producer_error(exit_code: int | None, output: ProducerOutput, load: Producer
 
 
 def consumer_error(exit_code: int | None, summary: ConsumerSummary | None, load: ConsumerLoad, raw: str, *,
-                   shared: bool = False) -> str | None:
+                   counted: bool = True) -> str | None:
     """Why a finished consumer test failed (None: it read what it was asked to), on every platform.
 
-    An instance `shared` with others in one group reads its share, not a count of its own.
+    `counted` False: the instance had no count of its own to reach (it shares a group, or read
+    while the producers wrote); kafkalab.experiment.steps.check_consumers judges the group
+    against what the topic holds.
     """
     hint = perftools.first_error_line(raw)
     if exit_code != 0:
         return f"exited with code {exit_code}" + (f": {hint}" if hint else "")
     if summary is None:
         return "printed no result" + (f": {hint}" if hint else "")
-    if not shared and summary.messages < load.num_records:
+    if counted and summary.messages < load.num_records:
         return f"consumed {summary.messages} of {load.num_records} records before its {load.timeout_ms} ms timeout"
     return None

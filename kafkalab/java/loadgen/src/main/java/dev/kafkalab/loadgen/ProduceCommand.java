@@ -32,8 +32,9 @@ final class ProduceCommand {
     /**
      * The header every record carries: the send time, microseconds since the epoch, as an 8-byte
      * big-endian long ("kafkalab sent, µs"; the consumer's end-to-end latency is measured from it).
-     * Short because every record carries it: 21 bytes of record overhead, 6 fewer than the
-     * "kafkalab.sent.us" of earlier versions (whose records a consumer now counts as without_header).
+     * Short because every record carries it: 20 bytes more than a record without headers, 6 fewer
+     * than the "kafkalab.sent.us" of earlier versions (whose records a consumer now counts as
+     * without_header).
      */
     static final String SENT_HEADER = "kl.sent.us";
     // Histogram kinds and counters, in the order the output protocol lists them.
