@@ -280,3 +280,56 @@ def test_consumers_without_a_count_are_judged_against_what_the_topic_holds():
     readers = [reader(0, 1000), reader(1, 999)]
     check_consumers(each, readers, 1000)
     assert [c.status for c in readers] == ["ok", "failed"]
+
+
+def test_scaling_efficiency_is_per_setting_against_the_smallest_broker_count(store: Store):
+    sweep_id = store.create_sweep(name="scale", spec={}, fingerprint="s", cells=3, repetitions=1, flow_run_id=None)
+    window_rates = {}
+    for cell_index, (brokers, partitions, cut) in enumerate(((1, 2, 0), (2, 2, -1800), (2, 4, 900))):
+        run_id, _ = _stored_run(store, experiment="scale", sweep_id=sweep_id, cell_index=cell_index, brokers=brokers,
+                                partitions=partitions)
+        store.query(f"UPDATE runs SET window_records = window_records - ({cut}) WHERE id = {run_id}", read_only=False)
+        window_rates[(brokers, partitions)] = store.run_totals([run_id])[run_id]["window_records_per_sec"]
+    columns, rows = store.query(
+        f"SELECT brokers, partitions, baseline_brokers, scaling_efficiency FROM v_scaling WHERE sweep_id = {sweep_id} "
+        "ORDER BY partitions, brokers")
+    by_cell = {(b, p): (base, eff) for b, p, base, eff in rows}
+    assert by_cell[(1, 2)] == (1, pytest.approx(1.0))
+    assert by_cell[(2, 2)][0] == 1
+    assert by_cell[(2, 2)][1] == pytest.approx(window_rates[(2, 2)] / (2 * window_rates[(1, 2)]))
+    # Another partition count is another setting: its own baseline (itself), never pooled.
+    assert by_cell[(2, 4)] == (2, pytest.approx(1.0))
+
+
+@pytest.mark.parametrize(("changes", "line"), [
+    ({"producer": {"num_records": 100, "throughput": 0}}, "spec: producer.throughput: must be -1 (no limit) or > 0"),
+    ({"producer": {"num_records": 100, "throughput": -5}}, "spec: producer.throughput: must be -1 (no limit) or > 0"),
+    ({"producer": {"num_records": 1000, "throughput": 100}, "load": {"warmup_s": 10}},
+     "spec: load.warmup_s: 10 s is as long as the run itself (about 10 s: producer.num_records / producer.throughput)"),
+    ({"producer": {"num_records": 10, "payload_file": "missing.txt"}}, "spec: producer.payload_file: no such file "),
+    ({"producer": {"num_records": 10, "payload_file": "empty.txt"}}, "spec: producer.payload_file: "),
+    ({"producer": {"num_records": 10}, "consumer": {"share_group": True}, "kafka_version": "4.1.0"},
+     "spec: consumer.share_group: Kafka 4.1.0 has no share groups (KIP-932 needs Kafka 4.2 or later)"),
+    ({"producer": {"num_records": 10, "record_keys": "random:0"}}, "spec: producer.record_keys: must be none, random:N"),
+    ({"producer": {"num_records": 10, "tool": "kafka-perf", "record_keys": "fixed:k"}},
+     "spec: producer.record_keys: ProducerPerformance sends no keys; use tool kafkalab"),
+    ({"producer": {"num_records": 10}, "consumer": {"tool": "kafka-perf", "instances": 2}},
+     "spec: consumer.instances: ConsumerPerformance runs once, after the producers; use tool kafkalab"),
+])
+def test_bad_load_settings_get_one_line_naming_the_field(tmp_path, changes, line):
+    from kafkalab.core.errors import SpecError
+    from kafkalab.spec import parse_spec
+
+    (tmp_path / "empty.txt").write_text("\n \n")
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"name": "bad", **changes}, base_dir=tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(line), message
+
+
+def test_a_payload_file_is_found_beside_the_spec(tmp_path):
+    from kafkalab.spec import load_spec
+
+    (tmp_path / "payloads.txt").write_text('{"order": 1}\n{"order": 2}\n')
+    (tmp_path / "spec.yaml").write_text("name: p\nproducer: {num_records: 10, payload_file: payloads.txt}\n")
+    assert load_spec(tmp_path / "spec.yaml").producer.payload_file == str(tmp_path / "payloads.txt")

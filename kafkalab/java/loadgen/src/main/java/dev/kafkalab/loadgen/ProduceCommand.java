@@ -49,6 +49,9 @@ final class ProduceCommand {
     private final Intervals intervals;
     private final RawLatencies raw;
     private final boolean recordLatency;
+    // Records sent so far, written by the sending thread alone: a plain store per record, where a
+    // window's counter would cost the phaser's atomics, shared with the I/O thread's callbacks.
+    private final AtomicLong sentTotal = new AtomicLong();
     private final AtomicLong acked = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicLong bytesAcked = new AtomicLong();
@@ -63,6 +66,7 @@ final class ProduceCommand {
         this.intervals = intervals;
         this.raw = raw;
         this.recordLatency = recordLatency;
+        intervals.countFromTotal(SENT, sentTotal::getAcquire);
     }
 
     static int run(String[] args, Output out) throws Exception {
@@ -119,12 +123,13 @@ final class ProduceCommand {
             if (fatal != null) {
                 break;
             }
-            long due = throttled ? start + (long) (sent * nanosPerRecord) : System.nanoTime();
-            if (due >= deadline || System.nanoTime() >= deadline) {
+            long now = System.nanoTime();
+            long due = throttled ? start + (long) (sent * nanosPerRecord) : now;
+            if (now >= deadline || due >= deadline) {
                 stoppedBy = "duration";
                 break;
             }
-            for (long now = System.nanoTime(); now < due; now = System.nanoTime()) {
+            for (; now < due; now = System.nanoTime()) {
                 LockSupport.parkNanos(due - now);
             }
             byte[] value = payloads.nextValue();
@@ -133,12 +138,7 @@ final class ProduceCommand {
             headers.add(SENT_HEADER, ByteBuffer.allocate(Long.BYTES).putLong(sentUs).array());
             ProducerRecord<byte[], byte[]> record =
                     new ProducerRecord<>(topic, null, sentUs / 1000, payloads.nextKey(), value, headers);
-            long token = intervals.enter();
-            try {
-                intervals.window().add(SENT, 1);
-            } finally {
-                intervals.exit(token);
-            }
+            sentTotal.setRelease(sent + 1);
             long sendNs = System.nanoTime();
             if (!throttled) {
                 due = sendNs;
