@@ -240,7 +240,7 @@ def test_throttled_producer_histograms_count_every_acknowledged_record(tmp_path,
     assert len(out.intervals) >= 3 and [i.seq for i in out.intervals] == list(range(1, len(out.intervals) + 1))
     for interval in out.intervals:
         assert [count(interval.histograms[k]) for k in loadgen.PRODUCER_KINDS] == [interval.acked] * 3
-    assert sum(i.acked for i in out.intervals) == 2000
+    assert sum(i.acked for i in out.intervals) == 2000 and sum(i.sent for i in out.intervals) == 2000
     send, corrected = merged(out.intervals, "send"), merged(out.intervals, "corrected")
     for percentile in (50, 99):
         assert corrected.get_value_at_percentile(percentile) >= send.get_value_at_percentile(percentile)

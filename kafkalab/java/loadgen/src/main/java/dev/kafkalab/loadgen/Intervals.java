@@ -3,7 +3,6 @@ package dev.kafkalab.loadgen;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.LongSupplier;
 import org.HdrHistogram.WriterReaderPhaser;
 
 /**
@@ -11,9 +10,8 @@ import org.HdrHistogram.WriterReaderPhaser;
  *
  * Two windows swap at each interval with HdrHistogram's WriterReaderPhaser, the mechanism of its
  * Recorder, but over all of a window's histograms and counters at once: an interval's counts and
- * histogram totals always agree. Writers (the producer's I/O thread, the poll loop) never
- * block; the reporter thread waits for writers still in the old window. A count one thread
- * keeps alone (the records sent) can be reported from its running total (countFromTotal).
+ * histogram totals always agree. Writers (the sending thread, the producer's I/O thread, the
+ * poll loop) never block; the reporter thread waits for writers still in the old window.
  */
 final class Intervals {
     private final String[] kinds;
@@ -23,8 +21,6 @@ final class Intervals {
     private volatile Window active;
     private Window spare;
     private final ScheduledExecutorService reporter;
-    private final LongSupplier[] totals;  // per counter: counted from a running total instead (or null)
-    private final long[] reportedTotals;
     private long seq;
     private long startMs;
 
@@ -34,8 +30,6 @@ final class Intervals {
         this.out = out;
         this.active = new Window(kinds.length, counterNames.length);
         this.spare = new Window(kinds.length, counterNames.length);
-        this.totals = new LongSupplier[counterNames.length];
-        this.reportedTotals = new long[counterNames.length];
         this.reporter = Executors.newSingleThreadScheduledExecutor(task -> {
             Thread thread = new Thread(task, "kafkalab-reporter");
             thread.setDaemon(true);
@@ -54,15 +48,6 @@ final class Intervals {
 
     void exit(long token) {
         phaser.writerCriticalSectionExit(token);
-    }
-
-    /**
-     * Report `counter` as the growth of `total` since the last interval, not from the windows:
-     * for a count one thread keeps on its own (it need not agree with the histograms), cheaper
-     * than a window's atomic counter. Before start().
-     */
-    void countFromTotal(int counter, LongSupplier total) {
-        totals[counter] = total;
     }
 
     /** Start the clock: the log header now, an interval every `intervalMs` from here. */
@@ -87,20 +72,10 @@ final class Intervals {
         }
         Json line = new Json().put("seq", ++seq).put("start_ms", startMs).put("end_ms", endMs);
         for (int i = 0; i < counterNames.length; i++) {
-            line.put(counterNames[i], count(i, done));
+            line.put(counterNames[i], done.counters[i].get());
         }
         out.line(Output.INTERVAL + line);
         startMs = endMs;
-    }
-
-    private long count(int counter, Window done) {
-        if (totals[counter] == null) {
-            return done.counters[counter].get();
-        }
-        long total = totals[counter].getAsLong();
-        long grown = total - reportedTotals[counter];
-        reportedTotals[counter] = total;
-        return grown;
     }
 
     /** The window writers used until now; it stays intact until the next swap. */

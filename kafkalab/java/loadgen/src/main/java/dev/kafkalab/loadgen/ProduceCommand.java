@@ -49,9 +49,6 @@ final class ProduceCommand {
     private final Intervals intervals;
     private final RawLatencies raw;
     private final boolean recordLatency;
-    // Records sent so far, written by the sending thread alone: a plain store per record, where a
-    // window's counter would cost the phaser's atomics, shared with the I/O thread's callbacks.
-    private final AtomicLong sentTotal = new AtomicLong();
     private final AtomicLong acked = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicLong bytesAcked = new AtomicLong();
@@ -66,7 +63,6 @@ final class ProduceCommand {
         this.intervals = intervals;
         this.raw = raw;
         this.recordLatency = recordLatency;
-        intervals.countFromTotal(SENT, sentTotal::getAcquire);
     }
 
     static int run(String[] args, Output out) throws Exception {
@@ -138,7 +134,12 @@ final class ProduceCommand {
             headers.add(SENT_HEADER, ByteBuffer.allocate(Long.BYTES).putLong(sentUs).array());
             ProducerRecord<byte[], byte[]> record =
                     new ProducerRecord<>(topic, null, sentUs / 1000, payloads.nextKey(), value, headers);
-            sentTotal.setRelease(sent + 1);
+            long token = intervals.enter();
+            try {
+                intervals.window().add(SENT, 1);
+            } finally {
+                intervals.exit(token);
+            }
             long sendNs = System.nanoTime();
             if (!throttled) {
                 due = sendNs;
