@@ -516,7 +516,8 @@ def test_three_producers_one_per_node_collect_real_tool_output(kube_testbed, per
     topic = "perf-3"
     files = _feed_producers(kube_testbed, perf_cluster, topic, 3)
     lines: list[tuple[str, str]] = []
-    outcomes = steps.producer_fanout(spec, perf_cluster, topic, on_line=lambda src, line: lines.append((src, line)))
+    outcomes, _ = steps.producer_fanout(spec, perf_cluster, topic,
+                                        on_line=lambda src, line: lines.append((src, line)))
     assert [o.instance for o in outcomes] == [0, 1, 2]
     for outcome, path in zip(outcomes, files):
         expected = perftools.parse_producer_output(path.read_text())
@@ -575,7 +576,7 @@ def test_consumer_test_as_a_job(kube_testbed, perf_cluster):
     log = DATA / "consumer.log"
     kube_testbed.serve_logs(perf_cluster.namespace, KubernetesCluster.job_name("consumer", topic) + "-", log,
                             termination_message=log.read_text(), exit_code=0)
-    outcome = steps.consumer_test(spec, perf_cluster, topic, 90000)
+    (outcome,) = steps.consumer_test(spec, perf_cluster, topic, 90000)
     assert outcome.status == "ok", outcome.error
     assert outcome.summary == perftools.parse_consumer_output(log.read_text())
     assert outcome.summary.messages == 90000
@@ -593,7 +594,7 @@ def test_a_failed_producer_pod_is_a_failed_instance_with_its_output(kube_testbed
                       "Topic perf-fail not present in metadata after 60000 ms.\n")
     kube_testbed.serve_logs(perf_cluster.namespace, f"{job}-1-", broken, termination_message=broken.read_text(),
                             exit_code=1)
-    outcomes = steps.producer_fanout(spec, perf_cluster, topic)
+    outcomes, _ = steps.producer_fanout(spec, perf_cluster, topic)
     assert [o.status for o in outcomes] == ["ok", "failed"]
     assert outcomes[1].exit_code == 1
     assert outcomes[1].error == ("exited with code 1: [2026-11-25 11:52:40,000] ERROR org.apache.kafka.common.errors."

@@ -23,6 +23,7 @@ import yaml
 from kafkalab.core import secrets
 from kafkalab.core.errors import SpecError
 from kafkalab.core.secrets import SecretError
+from kafkalab.kafka import loadgen
 from kafkalab.kafka.security import ClientSecurity, ClusterSecurity, write_tls_files
 from kafkalab.spec import parse_spec
 from tests.conftest import jvms_of
@@ -172,8 +173,8 @@ def test_sasl_ssl_scram_cluster_authenticates_and_the_password_stays_secret(
         ).fetchone()
     assert status == "ok" and records == RECORDS
 
-    # The perf tools and the brokers ran (their JVMs were seen) and none had the password on its command line.
-    assert any("ProducerPerformance" in line for line in ps.lines)
+    # The load generator and the brokers ran (their JVMs were seen) and none had the password on its command line.
+    assert any(loadgen.MAIN in line and " produce " in line for line in ps.lines)
     assert any("kafka.Kafka" in line for line in ps.lines)
     assert not [line for line in ps.lines if password in line]
 
@@ -207,7 +208,7 @@ def test_sasl_plain_with_a_prefect_secret_block(prefect_api, lab_env, kafka_dist
     )
     assert rows == [("ok", RECORDS)]
     run_dir = next(Path(lab_env["KAFKALAB_DATA_DIR"], "runs").glob("*-it-sasl-plain-*"))
-    consumer_props = next(run_dir.rglob("consumer.properties")).read_text()
+    consumer_props = next(run_dir.rglob("consumer*.properties")).read_text()
     assert "security.protocol=SASL_PLAINTEXT" in consumer_props and password in consumer_props
 
 

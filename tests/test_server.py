@@ -25,6 +25,7 @@ import psutil
 import pytest
 
 from kafkalab.core.net import port_is_free
+from kafkalab.kafka import loadgen
 from kafkalab.results import database
 
 REPO = Path(__file__).resolve().parents[1]
@@ -361,7 +362,8 @@ def test_cancelling_a_running_flow_stops_every_process_and_marks_the_run(lab):
         producers: list[str] = []
         while not producers:  # until the producer test is under way
             assert time.monotonic() < deadline, "the producer test did not start"
-            producers = [c for c in _jvms_under(runs_root) if "ProducerPerformance" in c and "-srv-cancel-" in c]
+            producers = [c for c in _jvms_under(runs_root) if "-srv-cancel-" in c
+                         and ("ProducerPerformance" in c or (loadgen.MAIN in c and " produce " in c))]
             await asyncio.sleep(0.5)
         run_dir = next(runs_root.glob("*-srv-cancel-*"))
         await asyncio.sleep(2)

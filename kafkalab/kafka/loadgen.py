@@ -217,8 +217,13 @@ def consumer_args(
     acknowledge_mode: str | None = None,
     barrier: bool = True,
     raw_latencies: Path | None = None,
+    join_first: bool = False,
 ) -> list[str]:
     """Arguments (after MAIN) for one consumer of `group` (a share group with `share`).
+
+    `join_first`: join the group and get its partitions before the barrier (consumers
+    alongside the producers), so that the first records are read as they come, not after a
+    rebalance the producers did not wait for.
 
     Share groups (KIP-932) are on by default from Kafka 4.2 (`share.version` 1; 4.4 finalizes
     2). Their state topic is replicated 3 ways by default, so clusters of fewer brokers need
@@ -247,6 +252,8 @@ def consumer_args(
         args += ["--acknowledge-mode", acknowledge_mode]
     if barrier:
         args.append("--barrier")
+    if join_first:
+        args.append("--join-first")
     if raw_latencies is not None:
         args += ["--raw-latencies", str(raw_latencies)]
     return args

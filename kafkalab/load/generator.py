@@ -75,7 +75,8 @@ def run(
     try:
         if consumer_load is not None:
             consumers_started = _start_consumers(dist, jar, endpoint, consumer_load, work_dir, client_prefix,
-                                                 expected=producer_load.num_records * instances, on_line=on_line)
+                                                 expected=producer_load.num_records * instances, on_line=on_line,
+                                                 join_first=True)
         for i in range(instances):
             producers_started.append(_start_producer(dist, jar, endpoint, producer_load, i, work_dir, client_prefix,
                                                      on_line=on_line))
@@ -138,7 +139,8 @@ def _start_producer(dist, jar, endpoint, load, i, work_dir, client_prefix, *, on
     return _start(dist, jar, "producer", i, client_id, args, load.heap_mb, work_dir, on_line)
 
 
-def _start_consumers(dist, jar, endpoint, load, work_dir, client_prefix, *, expected, on_line) -> list[Instance]:
+def _start_consumers(dist, jar, endpoint, load, work_dir, client_prefix, *, expected, on_line,
+                     join_first: bool = False) -> list[Instance]:
     started = []
     for i in range(load.instances):
         client_id = f"{client_prefix}-consumer-{i}"
@@ -156,6 +158,7 @@ def _start_consumers(dist, jar, endpoint, load, work_dir, client_prefix, *, expe
             idle_timeout_ms=load.timeout_ms, reporting_interval_ms=load.reporting_interval_ms,
             share=load.share_group, acknowledge_mode=load.acknowledge_mode if load.share_group else None,
             barrier=True, raw_latencies=work_dir / f"consumer-{i}.latencies" if load.dump_latencies else None,
+            join_first=join_first,
         )
         started.append(dataclasses.replace(_start(dist, jar, "consumer", i, client_id, args, load.heap_mb, work_dir,
                                                   on_line), group=group))

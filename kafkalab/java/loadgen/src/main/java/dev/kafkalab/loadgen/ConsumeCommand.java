@@ -19,6 +19,7 @@ final class ConsumeCommand {
     private static final String[] COUNTERS = {"received", "bytes"};
     private static final int RECEIVED = 0, BYTES = 1;
     private static final Duration POLL = Duration.ofMillis(100);
+    private static final Duration JOIN_TIMEOUT = Duration.ofSeconds(120);
 
     private ConsumeCommand() {
     }
@@ -27,7 +28,7 @@ final class ConsumeCommand {
         Options o = Options.parse(args, 1,
                 Set.of("--topic", "--config", "--group", "--num-records", "--idle-timeout-ms", "--duration-s",
                         "--reporting-interval-ms", "--acknowledge-mode", "--raw-latencies"),
-                Set.of("--barrier", "--share"));
+                Set.of("--barrier", "--share", "--join-first"));
         String topic = o.text("--topic");
         Properties props = ClientConfig.load(o.text("--config"));
         String group = o.text("--group");
@@ -44,14 +45,30 @@ final class ConsumeCommand {
         try (RecordSource source = RecordSource.of(props, group, share, acknowledgeMode);
              RawLatencies raw = RawLatencies.open(o.text("--raw-latencies", null))) {
             source.checkTopic(topic);
+            long subscribedNs = System.nanoTime();
+            long[] assignedNs = {-1};
+            // --join-first (consumers alongside the producers): join the group and get the
+            // partitions before the barrier, so that the first records are read as they come
+            // rather than after a rebalance. A share group tells no assignment: it joins as it reads.
+            boolean joinFirst = o.flag("--join-first") && !share;
+            ConsumerRecords<byte[], byte[]> early = ConsumerRecords.empty();
+            if (joinFirst) {
+                source.subscribe(topic, () -> assignedNs[0] = System.nanoTime());
+                long joinDeadline = subscribedNs + JOIN_TIMEOUT.toNanos();
+                while (assignedNs[0] < 0 && early.isEmpty() && System.nanoTime() < joinDeadline) {
+                    early = source.poll(POLL);
+                }
+            }
             if (o.flag("--barrier")) {
                 Barrier.await(out);
             }
+            long goNs = System.nanoTime();  // idle time never counts the wait at the barrier
             Intervals intervals = new Intervals(KINDS, COUNTERS, out);
             intervals.start(intervalMs);
-            long subscribedNs = System.nanoTime();
-            long[] assignedNs = {-1};
-            source.subscribe(topic, () -> assignedNs[0] = System.nanoTime());
+            if (!joinFirst) {
+                subscribedNs = System.nanoTime();
+                source.subscribe(topic, () -> assignedNs[0] = System.nanoTime());
+            }
             long deadline = durationS > 0 ? subscribedNs + (long) (durationS * 1e9) : Long.MAX_VALUE;
             // Idle time counts from the last record, or from the assignment before the first one
             // (a share group tells no assignment: from the subscription).
@@ -60,10 +77,11 @@ final class ConsumeCommand {
             Long firstMs = null, lastMs = null;
             String stoppedBy;
             while (true) {
-                ConsumerRecords<byte[], byte[]> records = source.poll(POLL);
+                ConsumerRecords<byte[], byte[]> records = early.isEmpty() ? source.poll(POLL) : early;
+                early = ConsumerRecords.empty();
                 long nowNs = System.nanoTime();
                 if (lastActivityNs < 0 && assignedNs[0] >= 0) {
-                    lastActivityNs = assignedNs[0];
+                    lastActivityNs = Math.max(assignedNs[0], goNs);
                 }
                 if (!records.isEmpty()) {
                     long receivedUs = Clock.epochMicros();
