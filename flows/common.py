@@ -83,6 +83,7 @@ def run_once(
             record.topic = create_topic(spec, cluster, topic)
         with timed("producers", timings):
             record.producers, record.consumers = producer_fanout(spec, cluster, record.topic, faults, label=label)
+        record.figures = run_figures(spec, record)  # what the producers measured, whatever comes next
         with timed("records in topic", timings):
             record.records_in_topic = records_in_topic(cluster, record.topic)
         steps.check_consumers(spec, record.consumers, record.records_in_topic)
@@ -94,7 +95,6 @@ def run_once(
                 steps.check_consumers(spec, record.consumers, record.records_in_topic)
         with timed("integrity", timings):
             integrity(spec, cluster, record.topic, record.producers, record.records_in_topic).apply(record)
-        record.figures = run_figures(spec, record)
         record.error = steps.run_error(record.producers, record.consumers)
     except Exception as exc:  # noqa: BLE001 - stored with the run; the flow decides what fails
         record.error = f"{type(exc).__name__}: {exc}"

@@ -52,7 +52,7 @@ class ConsumerSummary:
     mb_per_sec: float
     messages: int
     msgs_per_sec: float
-    rebalance_ms: float
+    rebalance_ms: float | None  # None: not told (a share group has no assignment)
     fetch_ms: float
     fetch_mb_per_sec: float
     fetch_msgs_per_sec: float

@@ -126,7 +126,7 @@ def test_dropdowns_for_profile_platform_compression_acks(experiment_schema):
                 return [option["const"]]
         raise AssertionError(f"no dropdown: {prop}")
 
-    assert enum_of(defs["ExperimentSpec"]["properties"]["platform"]) == ["local", "kubernetes"]
+    assert enum_of(defs["ExperimentSpec"]["properties"]["platform"]) == ["local", "kubernetes", "external"]
     assert "throughput-lower" in enum_of(defs["ExperimentSpec"]["properties"]["profile"])
     assert defs["SpecOverrides"]["title"] == "Overrides"
     overrides = defs["SpecOverrides"]["properties"]

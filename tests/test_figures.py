@@ -95,10 +95,12 @@ def test_the_window_is_common_to_every_instance_and_leaves_the_warmup_out():
     a, _ = _instance(0, intervals=12)
     b, _ = _instance(1, intervals=7, offset_ms=3000 + 4)  # a few ms off, as instances released together are
     result = figures.run_figures([a, b], [], target_per_instance=200, warmup_s=2)
-    # Common: from b's first interval (3 s) to b's last end (10 s); warm-up 2 s: from 5 s.
-    assert result.window_start == datetime.fromtimestamp((T0_MS + 5000) / 1000, UTC)
+    # Common: from b's first interval (3.004 s) to b's last end (10.004 s); warm-up 2 s: from 5.004 s.
+    assert result.window_start == datetime.fromtimestamp((T0_MS + 5004) / 1000, UTC)
     assert result.window_end == datetime.fromtimestamp((T0_MS + 10004) / 1000, UTC)
-    assert result.window_records == 5 * 200 + 5 * 200  # a: intervals 6-10, b: intervals 3-7
+    assert result.window_s == 5.0
+    # a: 996 ms of its 6th interval, the 7th to the 10th, 4 ms of its 11th; b: its 3rd to 7th.
+    assert result.window_records == round(0.996 * 200 + 4 * 200 + 0.004 * 200 + 5 * 200) == 2000
     assert result.window_bytes == result.window_records * 100
     assert result.achieved_records_per_sec == pytest.approx(result.window_records / result.window_s)
     assert result.warmup_s == 2 and result.saturated is False and result.saturation_reason is None

@@ -261,6 +261,9 @@ def cmd_latency(args: argparse.Namespace) -> int:
         raise SpecError(f"latency: run {args.run} has no histograms (its producers ran Kafka's perf tool, "
                         "which keeps none; tool kafkalab does)")
     window = f"{args.from_s or 0:g} s to {'the end' if args.to_s is None else f'{args.to_s:g} s'}"
+    if not result.latency:
+        raise SpecError(f"latency: no reporting interval of run {args.run} has its middle within {window} of the load"
+                        + ("" if args.instances is None else " for those instances"))
     who = "every instance" if args.instances is None else "instances " + ", ".join(map(str, args.instances))
     print(f"run {args.run}: {result.intervals} interval histograms merged, {window} of the load "
           f"(from {result.load_start.isoformat(timespec='seconds')}), {who}; latency in ms", file=sys.stderr)

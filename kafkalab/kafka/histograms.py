@@ -35,10 +35,6 @@ def empty() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
-def decode(encoded: str) -> HdrHistogram:
-    return HdrHistogram.decode(encoded)
-
-
 def merge(encoded: Iterable[str]) -> HdrHistogram:
     """One histogram holding every value of the `encoded` ones.
 

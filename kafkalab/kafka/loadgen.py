@@ -409,13 +409,13 @@ def parse_output(text: str) -> Output:
 
 # --- the task log ---------------------------------------------------------------------------
 
-_MB = 1024 * 1024  # as Kafka's perf tools count a MB
+MB = 1024 * 1024  # as Kafka's perf tools count a MB
 
 
 def _rates(records: int, value_bytes: int, seconds: float) -> str:
     if seconds <= 0:
         return "no time elapsed"
-    return f"{records / seconds:,.0f} records/s, {value_bytes / _MB / seconds:.2f} MB/s"
+    return f"{records / seconds:,.0f} records/s, {value_bytes / MB / seconds:.2f} MB/s"
 
 
 def log_line(line: str) -> str | None:

@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 
 from kafkalab.core.processes import ManagedProcess
 from kafkalab.core.waiting import WaitTimeout, wait_until
-
-READY_LINE = "kafkalab-barrier: ready"
+from kafkalab.kafka.loadgen import BARRIER_LINE as READY_LINE  # StartBarrier.java prints it too
 TIMEOUT_S = 180  # JVM start-up of many instances on a small machine
 
 

@@ -38,8 +38,7 @@ from kafkalab.model import (
     ProducerWindow,
 )
 
-MB = 1024 * 1024  # ProducerPerformance's MB, so both tools' MB/s compare
-CONSUMER_STOP_GRACE_S = 5  # after the producers: consumers end when drained or idle for timeout_ms
+MB = loadgen.MB  # ProducerPerformance's MB, so both tools' MB/s compare
 
 
 @dataclass(frozen=True)
@@ -74,9 +73,8 @@ def run(
     producers_started: list[Instance] = []
     try:
         if consumer_load is not None:
-            consumers_started = _start_consumers(dist, jar, endpoint, consumer_load, work_dir, client_prefix,
-                                                 expected=producer_load.num_records * instances, on_line=on_line,
-                                                 join_first=True)
+            _start_consumers(consumers_started, dist, jar, endpoint, consumer_load, work_dir, client_prefix,
+                             expected=consumer_load.num_records, on_line=on_line, join_first=True)
         for i in range(instances):
             producers_started.append(_start_producer(dist, jar, endpoint, producer_load, i, work_dir, client_prefix,
                                                      on_line=on_line))
@@ -86,11 +84,12 @@ def run(
         started_at = datetime.now(timezone.utc)
         if on_go is not None:
             on_go()
-        deadline = time.monotonic() + producer_load.timeout_s
-        producers = [_producer_outcome(inst, producer_load, work_dir, started_at, deadline)
+        released = time.monotonic()
+        producers = [_producer_outcome(inst, producer_load, work_dir, started_at, released + producer_load.timeout_s)
                      for inst in producers_started]
-        consumers = [_consumer_outcome(inst, consumer_load, work_dir, started_at,
-                                       time.monotonic() + consumer_load.timeout_ms / 1000 + CONSUMER_STOP_GRACE_S,
+        # Consumers end when they have read their count or idled for timeout_ms; a lagging one
+        # still reading is waited for, up to its own time limit from the start.
+        consumers = [_consumer_outcome(inst, consumer_load, work_dir, started_at, released + consumer_load.timeout_s,
                                        counted=False)  # what the topic holds is known only now
                      for inst in consumers_started]
         return producers, consumers
@@ -107,8 +106,8 @@ def run_consumers(
     jar = loadgen.jar(dist)
     started: list[Instance] = []
     try:
-        started = _start_consumers(dist, jar, endpoint, load, work_dir, client_prefix, expected=load.num_records,
-                                   on_line=on_line)
+        _start_consumers(started, dist, jar, endpoint, load, work_dir, client_prefix, expected=load.num_records,
+                         on_line=on_line)
         barrier.release([(inst.process, inst.sink) for inst in started], timeout_s=barrier.TIMEOUT_S)
         started_at = datetime.now(timezone.utc)
         deadline = time.monotonic() + load.timeout_s
@@ -139,9 +138,9 @@ def _start_producer(dist, jar, endpoint, load, i, work_dir, client_prefix, *, on
     return _start(dist, jar, "producer", i, client_id, args, load.heap_mb, work_dir, on_line)
 
 
-def _start_consumers(dist, jar, endpoint, load, work_dir, client_prefix, *, expected, on_line,
-                     join_first: bool = False) -> list[Instance]:
-    started = []
+def _start_consumers(started: list[Instance], dist, jar, endpoint, load, work_dir, client_prefix, *, expected,
+                     on_line, join_first: bool = False) -> None:
+    """Start the consumer instances, each added to `started` at once (the caller stops them all)."""
     for i in range(load.instances):
         client_id = f"{client_prefix}-consumer-{i}"
         group = load.group if load.groups == "shared" else f"{load.group}-{i}"
@@ -162,7 +161,6 @@ def _start_consumers(dist, jar, endpoint, load, work_dir, client_prefix, *, expe
         )
         started.append(dataclasses.replace(_start(dist, jar, "consumer", i, client_id, args, load.heap_mb, work_dir,
                                                   on_line), group=group))
-    return started
 
 
 def _start(dist, jar, role, i, client_id, args, heap_mb, work_dir, on_line) -> Instance:
@@ -276,7 +274,7 @@ def consumer_summary(summary: loadgen.Summary | None) -> ConsumerSummary | None:
         return None
     seconds = max(summary.end_ms - summary.start_ms, 1) / 1000
     mb = summary.bytes / MB
-    rebalance_ms = summary.rebalance_ms or 0.0
+    rebalance_ms = summary.rebalance_ms  # None: a share group tells no assignment
     return ConsumerSummary(
         start_time=_iso(summary.start_ms), end_time=_iso(summary.end_ms), mb=mb, mb_per_sec=mb / seconds,
         messages=summary.received, msgs_per_sec=summary.received / seconds, rebalance_ms=rebalance_ms,

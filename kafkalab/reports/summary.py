@@ -144,8 +144,9 @@ def experiment_markdown(
     windowed = [t for t in ok_totals if t.get("window_records_per_sec") is not None]
     if windowed:
         lines += [
-            _spread_line(f"window throughput (every producer measuring, {windowed[0]['window_s']:.1f} s after a "
-                         f"{windowed[0]['warmup_s'] or 0:.1f} s warm-up)",
+            _spread_line("window throughput (every producer measuring, warm-up left out: "
+                         + (f"{windowed[0]['window_s']:.1f} s after {windowed[0]['warmup_s'] or 0:.1f} s)"
+                            if len(windowed) == 1 else "each run over its own window)"),
                          [t["window_records_per_sec"] for t in windowed], "records/s"),
             *[_spread_line(f"{kind} p99, merged over instances", values, "ms") for kind, values in (
                 (kind, [t[f"{column}_p99_ms"] for t in windowed if t.get(f"{column}_p99_ms") is not None])

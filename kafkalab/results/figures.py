@@ -1,9 +1,10 @@
 """A run's figures over one stated window, from what its load instances recorded.
 
 The window is the time every producer instance was measuring (from the latest first
-interval to the earliest last one), less the warm-up at its start. Throughput is the records
-and bytes acknowledged in that window divided by its length; latency is merged from every
-instance's histograms of that window, per kind. Nothing is an average of averages, a sum of
+interval's start to the earliest last interval's end), less the warm-up at its start.
+Throughput is the records and bytes acknowledged in that window divided by its length (an
+interval at its edge counts with the share of it inside); latency is merged from every
+instance's histograms of the intervals whose middle lies in the window, per kind. Nothing is an average of averages, a sum of
 rates over different windows, or a percentile of percentiles.
 
 A run that could not keep its target rate is saturated, and says why: its latency then
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
-from kafkalab.kafka import histograms
+from kafkalab.kafka import histograms, loadgen
 from kafkalab.model import ConsumerOutcome, LatencySummary, LoadInterval, ProducerOutcome, RunFigures
 
 DEFAULT_WARMUP_SHARE = 0.1  # of the common window, when the spec sets no load.warmup_s
@@ -25,7 +26,7 @@ KEPT_RATE_SHARE = 0.95  # achieved below this share of the target: saturated
 # the corrected latency holds the generator's own stalls (a busy 2-core machine shows ~10 ms
 # of scheduling noise, hence not less).
 SCHEDULE_DELAY_P99_BOUND_MS = 50.0
-PRODUCER_KINDS = ("send", "corrected", "schedule_delay")
+PRODUCER_KINDS = loadgen.PRODUCER_KINDS
 
 
 def run_figures(
@@ -43,18 +44,19 @@ def run_figures(
         0, common_end - common_start))
     start_ms = common_start + warmup_ms
     chosen = [_inside(intervals, start_ms, common_end) for intervals in measuring]
-    if not all(chosen):
+    if start_ms >= common_end or not all(chosen):
         return RunFigures(
             warmup_s=warmup_ms / 1000, window_start=None, window_end=None, window_records=None, window_bytes=None,
             target_records_per_sec=target, achieved_records_per_sec=None, saturated=None,
             saturation_reason="no reporting interval of every producer lies in the window after the warm-up: "
                               "run longer or report more often",
         )
-    window_start = min(intervals[0].start_ms for intervals in chosen)
-    window_end = max(intervals[-1].end_ms for intervals in chosen)
-    records = sum(i.acked for intervals in chosen for i in intervals)
-    window_bytes = sum(i.bytes for intervals in chosen for i in intervals)
-    achieved = records / max(window_end - window_start, 1) * 1000
+    # Counts: each interval's share of the window (instances' intervals do not line up, and an
+    # instance's last one is partial). Histograms: the intervals whose middle lies in it.
+    records = round(sum(i.acked * _overlap(i, start_ms, common_end) for intervals in measuring for i in intervals))
+    window_bytes = round(sum(i.bytes * _overlap(i, start_ms, common_end) for intervals in measuring for i in intervals))
+    window_start, window_end = start_ms, common_end
+    achieved = records / (window_end - window_start) * 1000
     latency = [
         summary for kind in PRODUCER_KINDS
         if (summary := merged_summary(kind, (i for intervals in chosen for i in intervals))) is not None
@@ -102,6 +104,14 @@ def _without_window(producers: Sequence[ProducerOutcome], target: float | None, 
         target_records_per_sec=target, achieved_records_per_sec=achieved, saturated=saturated,
         saturation_reason=reason,
     )
+
+
+def _overlap(interval: LoadInterval, start_ms: int, end_ms: int) -> float:
+    """The share of `interval` that lies in [start_ms, end_ms]."""
+    length = interval.end_ms - interval.start_ms
+    if length <= 0:
+        return 1.0 if start_ms <= interval.start_ms <= end_ms else 0.0
+    return max(0, min(interval.end_ms, end_ms) - max(interval.start_ms, start_ms)) / length
 
 
 def _inside(intervals: list[LoadInterval], start_ms: int, end_ms: int) -> list[LoadInterval]:

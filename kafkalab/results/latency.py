@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from kafkalab.kafka import histograms
+from kafkalab.kafka import histograms, loadgen
 from kafkalab.model import LatencySummary
 from kafkalab.results.store import Store
 
-KINDS = ("send", "corrected", "schedule_delay", "end_to_end")
+KINDS = loadgen.PRODUCER_KINDS + loadgen.CONSUMER_KINDS
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,7 @@ class Store:
         instances: Sequence[int] | None = None,
     ) -> tuple[datetime | None, list[tuple[str, str]]]:
         """The run's load start (its earliest interval) and the (kind, encoded histogram) of every
-        interval lying within [from_s, to_s] seconds of it, of `instances` (default all)."""
+        interval whose middle lies within [from_s, to_s] seconds of it, of `instances` (default all)."""
         self._ready()
         with self._connection() as conn:
             start = conn.execute(text("SELECT min(start_at) FROM load_intervals WHERE run_id = :run_id"),
@@ -203,9 +203,11 @@ class Store:
                 "SELECT h.kind, h.encoded FROM latency_histograms h"
                 " JOIN load_intervals i USING (run_id, role, instance, seq)"
                 " WHERE h.run_id = :run_id AND h.kind = ANY(:kinds)"
+                # An interval counts where its middle lies, as for the run's own window.
                 " AND (CAST(:from_s AS double precision) IS NULL"
-                "      OR i.start_at >= :start + make_interval(secs => :from_s))"
-                " AND (CAST(:to_s AS double precision) IS NULL OR i.end_at <= :start + make_interval(secs => :to_s))"
+                "      OR i.start_at + (i.end_at - i.start_at) / 2 >= :start + make_interval(secs => :from_s))"
+                " AND (CAST(:to_s AS double precision) IS NULL"
+                "      OR i.start_at + (i.end_at - i.start_at) / 2 <= :start + make_interval(secs => :to_s))"
                 " AND (CAST(:instances AS integer[]) IS NULL OR i.instance = ANY(:instances))"
             ), {"run_id": run_id, "kinds": list(kinds), "from_s": from_s, "to_s": to_s, "start": start,
                 "instances": list(instances) if instances is not None else None})

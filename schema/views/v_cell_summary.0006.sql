@@ -15,22 +15,22 @@ SELECT
     a.profile,
     a.repetitions,
     a.mean_records_per_sec,
-    a.stddev_records_per_sec,
+    CASE WHEN a.n > 0 THEN a.stddev_records_per_sec END AS stddev_records_per_sec,
     a.min_records_per_sec,
     a.max_records_per_sec,
     a.mean_mb_per_sec,
-    a.stddev_mb_per_sec,
+    CASE WHEN a.n > 0 THEN a.stddev_mb_per_sec END AS stddev_mb_per_sec,
     a.min_mb_per_sec,
     a.max_mb_per_sec,
     a.mean_avg_latency_ms,
-    a.stddev_avg_latency_ms,
+    CASE WHEN a.n > 0 THEN a.stddev_avg_latency_ms END AS stddev_avg_latency_ms,
     a.min_avg_latency_ms,
     a.max_avg_latency_ms,
     a.mean_avg_max_latency_ms,
     a.mean_worst_p50_ms,
     a.mean_worst_p95_ms,
     a.mean_worst_p99_ms,
-    a.stddev_worst_p99_ms,
+    CASE WHEN a.n > 0 THEN a.stddev_worst_p99_ms END AS stddev_worst_p99_ms,
     a.min_worst_p99_ms,
     a.max_worst_p99_ms,
     a.mean_worst_p999_ms,
@@ -38,11 +38,11 @@ SELECT
     a.n_failed,
     a.n_saturated,
     a.mean_window_records_per_sec,
-    a.mean_window_records_per_sec - tw.t * a.sd_window_records_per_sec / sqrt(a.n_window) AS ci95_low_window_records_per_sec,
-    a.mean_window_records_per_sec + tw.t * a.sd_window_records_per_sec / sqrt(a.n_window) AS ci95_high_window_records_per_sec,
+    a.mean_window_records_per_sec - coalesce(tw.t, CASE WHEN a.n_window > 1 THEN 1.959963984540054 END) * a.sd_window_records_per_sec / sqrt(a.n_window) AS ci95_low_window_records_per_sec,
+    a.mean_window_records_per_sec + coalesce(tw.t, CASE WHEN a.n_window > 1 THEN 1.959963984540054 END) * a.sd_window_records_per_sec / sqrt(a.n_window) AS ci95_high_window_records_per_sec,
     a.mean_corrected_p99_ms,
-    a.mean_corrected_p99_ms - tp.t * a.sd_corrected_p99_ms / sqrt(a.n_corrected) AS ci95_low_corrected_p99_ms,
-    a.mean_corrected_p99_ms + tp.t * a.sd_corrected_p99_ms / sqrt(a.n_corrected) AS ci95_high_corrected_p99_ms
+    a.mean_corrected_p99_ms - coalesce(tp.t, CASE WHEN a.n_corrected > 1 THEN 1.959963984540054 END) * a.sd_corrected_p99_ms / sqrt(a.n_corrected) AS ci95_low_corrected_p99_ms,
+    a.mean_corrected_p99_ms + coalesce(tp.t, CASE WHEN a.n_corrected > 1 THEN 1.959963984540054 END) * a.sd_corrected_p99_ms / sqrt(a.n_corrected) AS ci95_high_corrected_p99_ms
 FROM (
     SELECT
         r.sweep_id,
@@ -90,7 +90,8 @@ FROM (
     JOIN v_run_totals t ON t.run_id = r.id
     GROUP BY r.sweep_id, s.name, r.cell_index
 ) a
--- Student's t for n - 1 degrees of freedom (none for n < 2: the interval is NULL, not 0).
+-- Student's t for n - 1 degrees of freedom (none for n < 2: the interval is NULL, not 0),
+-- and beyond the table's 1000 degrees of freedom the normal quantile.
 LEFT JOIN student_t_95 tw ON tw.df = a.n_window - 1
 LEFT JOIN student_t_95 tp ON tp.df = a.n_corrected - 1;
 

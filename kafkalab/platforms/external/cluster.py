@@ -133,7 +133,8 @@ class ExternalCluster(Cluster):
         self.smoke_topics = []
 
     def _delete_groups_of(self, topics: list[str]) -> None:
-        """The consumer groups kafkalab's consumers formed on these topics (named `kafkalab-<topic>...`).
+        """The consumer groups kafkalab's consumers formed on these topics: `kafkalab-<topic>-consumer`,
+        and `-<i>` after it for a group per instance (kafkalab.experiment.steps.consumer_load).
 
         Best effort: a user allowed to delete its topics but not groups leaves empty groups,
         which the brokers expire (offsets.retention.minutes); the topics are gone already.
@@ -141,8 +142,9 @@ class ExternalCluster(Cluster):
         client = admin.admin_client(self.endpoint)
         with contextlib.suppress(KafkaException, FutureTimeout):
             listed = client.list_consumer_groups(request_timeout=10).result(timeout=15)
-            ours = [g.group_id for g in listed.valid
-                    if any(g.group_id.startswith(f"kafkalab-{topic}") for topic in topics)]
+            ours = [g.group_id for g in listed.valid if any(
+                g.group_id == f"kafkalab-{topic}-consumer" or g.group_id.startswith(f"kafkalab-{topic}-consumer-")
+                for topic in topics)]
             for future in (client.delete_consumer_groups(ours, request_timeout=10).values() if ours else []):
                 future.result(timeout=15)
 
