@@ -24,10 +24,9 @@ from kafkalab.core.paths import write_atomically
 from kafkalab.core.processes import ManagedProcess
 from kafkalab.kafka import histograms, loadgen
 from kafkalab.kafka.distribution import KafkaDistribution
-from kafkalab.kafka.properties import write_properties
 from kafkalab.kafka.security import Endpoint
 from kafkalab.load import barrier
-from kafkalab.load.loads import ConsumerLoad, LineSink, ProducerLoad, consumer_error, producer_error
+from kafkalab.load.loads import ConsumerLoad, LineSink, ProducerLoad, client_config, consumer_error, producer_error
 from kafkalab.model import (
     ConsumerOutcome,
     ConsumerSummary,
@@ -123,11 +122,7 @@ def run_consumers(
 
 def _start_producer(dist, jar, endpoint, load, i, work_dir, client_prefix, *, on_line) -> Instance:
     client_id = f"{client_prefix}-producer-{i}"
-    config = write_properties(
-        work_dir / f"producer-{i}.properties",
-        {**load.props, **endpoint.security.java_properties(), "bootstrap.servers": endpoint.servers,
-         "client.id": client_id},
-    )
+    config = client_config(work_dir / f"producer-{i}.properties", load.props, endpoint, client_id)
     args = loadgen.producer_args(
         topic=load.topic, config_file=config, num_records=load.num_records, record_size=load.record_size,
         rate=None if load.throughput == -1 else load.throughput, reporting_interval_ms=load.reporting_interval_ms,
@@ -144,11 +139,7 @@ def _start_consumers(started: list[Instance], dist, jar, endpoint, load, work_di
     for i in range(load.instances):
         client_id = f"{client_prefix}-consumer-{i}"
         group = load.group if load.groups == "shared" else f"{load.group}-{i}"
-        config = write_properties(
-            work_dir / f"consumer-{i}.properties",
-            {**load.props, **endpoint.security.java_properties(), "bootstrap.servers": endpoint.servers,
-             "client.id": client_id},
-        )
+        config = client_config(work_dir / f"consumer-{i}.properties", load.props, endpoint, client_id)
         # One reader, or each in its own group, reads everything: it knows when it is done.
         # Instances sharing a group split the records and stop when nothing more comes.
         knows_its_count = load.instances == 1 or load.groups == "per-instance"

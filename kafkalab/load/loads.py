@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from kafkalab.kafka import perftools
+from kafkalab.kafka.properties import write_properties
+from kafkalab.kafka.security import Endpoint
 from kafkalab.model import ConsumerSummary, ProducerOutput
 
 LineSink = Callable[[str, str], None]  # (source, line), e.g. ("producer-2", "5000 records sent, ...")
@@ -50,6 +53,13 @@ class ConsumerLoad:
     acknowledge_mode: str = "implicit"
     reporting_interval_ms: int = 5000
     dump_latencies: bool = False
+
+
+def client_config(path: Path, props: dict[str, str], endpoint: Endpoint, client_id: str) -> Path:
+    """One load instance's client properties file (mode 0600): the spec's settings, the
+    endpoint's security, its bootstrap servers and the instance's own client id."""
+    return write_properties(path, {**props, **endpoint.security.java_properties(),
+                                   "bootstrap.servers": endpoint.servers, "client.id": client_id})
 
 
 def producer_error(exit_code: int | None, output: ProducerOutput, load: ProducerLoad, raw: str, *,

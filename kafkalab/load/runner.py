@@ -24,7 +24,7 @@ from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.kafka.properties import write_properties
 from kafkalab.kafka.security import Endpoint, endpoint_of
 from kafkalab.load import barrier, generator
-from kafkalab.load.loads import ConsumerLoad, LineSink, ProducerLoad, consumer_error, producer_error
+from kafkalab.load.loads import ConsumerLoad, LineSink, ProducerLoad, client_config, consumer_error, producer_error
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
 
 __all__ = ["ConsumerLoad", "LineSink", "ProducerLoad", "consumer_error", "producer_error", "run_consumer",
@@ -97,11 +97,7 @@ def run_producers(
     commands: list[tuple[int, str, list[str]]] = []
     for i in range(instances):
         client_id = f"{client_prefix}-producer-{i}"
-        config = write_properties(
-            work_dir / f"producer-{i}.properties",
-            {**load.props, **endpoint.security.java_properties(), "bootstrap.servers": endpoint.servers,
-             "client.id": client_id},
-        )
+        config = client_config(work_dir / f"producer-{i}.properties", load.props, endpoint, client_id)
         args = perftools.producer_args(
             topic=load.topic, num_records=load.num_records, record_size=load.record_size,
             throughput=load.throughput, config_file=config, reporting_interval_ms=load.reporting_interval_ms,
