@@ -194,6 +194,56 @@ class FaultEvent:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class MetricSample:
+    """One sampled value of a run's metrics series (kafkalab.metrics.names has the names).
+
+    `source` says what was measured: "broker-1" (its JMX), "host" (the whole machine),
+    "cpu0" (one core), "disk:sda", "net:eth0", "process:broker-1", "process:loadgen-0",
+    "producer-0" / "consumer-1" (the load generator's client metrics). `value` None means
+    the source did not answer for that sample: missing, never zero.
+    """
+
+    source: str
+    metric: str
+    at: datetime
+    value: float | None
+
+
+@dataclass
+class RunMetrics:
+    """What the samplers saw during one run (kafkalab.metrics): broker JMX, host and process
+    CPU, the generator's client metrics; and what they could not see, said in words."""
+
+    interval_s: float
+    broker: list[MetricSample] = field(default_factory=list)
+    host: list[MetricSample] = field(default_factory=list)
+    client: list[MetricSample] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # e.g. "broker-2: JMX did not answer (connection refused)"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a bottleneck verdict was given: which figure crossed which threshold, and when."""
+
+    figure: str  # e.g. "broker-1 request_handler_idle_pct"
+    value: float
+    threshold: float
+    comparison: str  # "<" | ">" | ">=" ...
+    at: datetime | None = None  # the first sample that crossed it; None for a whole-run figure
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Where a run's limit was (kafkalab.metrics.bottleneck has the rules, docs/measuring.md
+    says them): generator-bound, broker-cpu-bound, network-threads-bound, disk-bound,
+    replication-bound, machine-bound, none, unknown."""
+
+    bottleneck: str
+    evidence: list[Evidence] = field(default_factory=list)
+    summary: str = ""  # one line for the CLI and the artifact
+
+
 @dataclass
 class RunRecord:
     """One repetition of an experiment on one cluster: the unit stored as a row of `runs`."""
@@ -245,6 +295,11 @@ class RunRecord:
     producers: list[ProducerOutcome] = field(default_factory=list)
     consumers: list[ConsumerOutcome] = field(default_factory=list)
     figures: RunFigures | None = None
+    # Where the limit was: the series sampled during the run, the machine and settings it ran
+    # with (JSON, kafkalab.metrics.fingerprint) and the bottleneck verdict (kafkalab.metrics.bottleneck).
+    metrics: RunMetrics | None = None
+    fingerprint: dict[str, Any] | None = None
+    verdict: Verdict | None = None
     steps: list[StepTiming] = field(default_factory=list)
     # Set when the engine records the run; the store keeps one row per key, so a run
     # loaded again (from a spool file, kafkalab.results.spool) is not stored twice.
