@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 quickstart: kafka
 	$(BIN)/kafkalab run experiments/quickstart.yaml
 
-test: kafka chromium kube-testbed lint
+test: kafka chromium kube-testbed kube-nodes kube-images lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp tests
 
 # The fast loop: no brokers, no servers, no control plane (about a minute).
@@ -49,9 +49,28 @@ chromium:
 # The Kubernetes test bed (kubetestbed/): kube-apiserver, kube-controller-manager,
 # kube-scheduler and kwok built once with Go into the user cache (several minutes the first
 # time, nothing after), plus Debian's etcd-server when missing (needs root or sudo).
-.PHONY: kube-testbed
+.PHONY: kube-testbed kube-nodes
 kube-testbed: install
 	$(BIN)/python -m kubetestbed.build
+
+# Real nodes for the kube_real tests: kubelet from the same k8s.io/kubernetes (about a
+# minute more with a warm Go cache) and Debian's containerd, runc and CNI plugins.
+kube-nodes: kube-testbed
+	$(BIN)/python -m kubetestbed.build --nodes
+
+# The pods' images without a registry (kubetestbed/images.py): kafkalab.local/kafka:<kafka
+# version> (Debian + JRE by mmdebstrap, about a minute once, then seconds) and
+# kafkalab.local/pause:<k8s version>, as OCI archives in the user cache. Debian's mmdebstrap,
+# gcc and containerd (ctr, to import them) are installed when missing (root or sudo).
+KUBE_IMAGE_TOOLS := mmdebstrap:mmdebstrap gcc:gcc ctr:containerd
+.PHONY: kube-images
+kube-images: kafka
+	@missing=$$(for t in $(KUBE_IMAGE_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || echo $${t#*:}; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's $$missing (for the test bed's images)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing libc6-dev >/dev/null; \
+	fi
+	$(BIN)/python -m kubetestbed.images
 
 bench: kafka
 	$(BIN)/python bench/cluster_bringup.py

@@ -8,8 +8,8 @@
 #       --build-arg KAFKA_VERSION=4.4.0 --build-arg PREFECT_VERSION=3.9.1 .
 #
 # and push it where the cluster pulls from (README, "Flows on Kubernetes"). With
-# `platform: kubernetes` the brokers, controllers and perf-test Jobs run the official
-# apache/kafka:<kafka_version> image directly; this image only runs the flow.
+# `platform: kubernetes` the brokers, controllers and perf-test Jobs run kafkalab's Kafka
+# image (docker/kafka.Dockerfile, or `make kube-images` locally); this image only runs the flow.
 #
 # Inside, the project lives in /opt/kafkalab (the deployments' working directory: specs in
 # experiments/ resolve there), jars in /opt/kafkalab-cache, run data in /var/lib/kafkalab.

@@ -78,10 +78,11 @@ def run_once(
     for field_name, value in (context or {}).items():  # e.g. a sweep's id and cell: stored even if interrupted
         setattr(record, field_name, value)
     faults = steps.fault_injector(spec, cluster, on_progress=get_run_logger().info)
+    record.fingerprint = steps.take_fingerprint(spec, cluster)  # before the load: its load average too
     try:
         with timed("create topic", timings):
             record.topic = create_topic(spec, cluster, topic)
-        with timed("producers", timings):
+        with timed("producers", timings), steps.run_metrics(spec, cluster, record, on_progress=get_run_logger().info):
             record.producers, record.consumers = producer_fanout(spec, cluster, record.topic, faults, label=label)
         record.figures = run_figures(spec, record)  # what the producers measured, whatever comes next
         with timed("records in topic", timings):
@@ -112,6 +113,7 @@ def run_once(
         except Exception as exc:  # noqa: BLE001 - stored with the run
             record.fault_events = faults.events
             record.error = record.error or f"{type(exc).__name__}: {exc}"
+    record.verdict = steps.judge_bottleneck(record)  # figures and metrics are in
     record.status = "failed" if record.error else "ok"
     record.finished_at = datetime.now(timezone.utc)
     record.steps = timings

@@ -19,6 +19,7 @@ from kafkalab.experiment import steps
 from kafkalab.experiment.launch import SpecOverrides, request_name, resolve_spec
 from kafkalab.model import RunRecord, StepTiming
 from kafkalab.spec import ExperimentSpec
+from tasks.changepoints import publish_change_points
 from tasks.cluster import endpoints, fetch_kafka, install_framework, teardown, wait_broker_ready
 from tasks.results import prepare_store, publish_results, store_or_spool
 from tasks.topics import smoke_test
@@ -101,6 +102,7 @@ def _run_experiment(spec: ExperimentSpec) -> list[int | None]:
             raise
         if records:
             publish_results(spec.name, records, run_ids)
+            publish_change_points([spec.name])  # the history with this run: has it shifted?
     if records and records[-1].status != "ok":
         raise ExperimentFailed(f"{spec.name}: run {run_ids[-1]} failed: {records[-1].error}")
     logger.info("experiment %s: %d runs stored (%s)", spec.name, len(run_ids), ", ".join(map(str, run_ids)))

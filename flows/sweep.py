@@ -13,7 +13,9 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Cancelled
 
+from flows.capacity import CapacityFailed, sweep_cell_study
 from flows.common import CancelRequested, run_once, stop_if_cancelled
+from kafkalab.analysis.capacity import sweep_study_plans
 from kafkalab.core.errors import KafkalabError
 from kafkalab.core.paths import runs_dir
 from kafkalab.core.processes import install_signal_handlers
@@ -23,6 +25,8 @@ from kafkalab.plan import Cell, plan_sweep
 from kafkalab.platforms import SCALE, Cluster, check_plan
 from kafkalab.reports.summary import run_summary_rows
 from kafkalab.spec import SweepSpec
+from tasks.capacity import completed_capacity_cells
+from tasks.changepoints import publish_change_points
 from tasks.cluster import (
     endpoints,
     fetch_kafka,
@@ -80,10 +84,12 @@ def _run_sweep(spec: SweepSpec, resume: int | None) -> int:
     logger = get_run_logger()
     plan = plan_sweep(spec)
     check_plan(plan)  # what the cells' platform cannot do is refused before anything starts
+    studies = sweep_study_plans(spec, plan.cells)  # capacity: a study per cell, its objective checked now
     prepare_store()
     sweep_id, done = open_sweep(plan, resume, flow_run.get_id())
-    total = len(plan.cells) * plan.repetitions
-    finished = len(done)
+    studied = completed_capacity_cells(sweep_id) if studies else set()
+    total = len(plan.cells) if studies else len(plan.cells) * plan.repetitions
+    finished = len(studied) if studies else len(done)
     progress = start_progress(total, finished)
     live = _Cluster()
     rows: list[dict[str, object]] = []
@@ -91,6 +97,18 @@ def _run_sweep(spec: SweepSpec, resume: int | None) -> int:
     status = "failed"
     try:
         for cell in plan.cells:
+            if studies:  # a capacity study instead of fixed-rate runs; a completed one is not run again
+                if cell.index not in studied:
+                    _shape(live, cell, spec)
+                    stop_if_cancelled(f"cell {cell.index} ({cell.label})")
+                    try:
+                        sweep_cell_study(spec, cell, studies[cell.index], live.cluster, sweep_id, live.origin)
+                    except CapacityFailed as exc:
+                        failed_cells.append(f"cell {cell.index} ({cell.label}): {exc}")
+                        logger.error("%s", exc)
+                    finished += 1
+                    advance_progress(progress, total, finished)
+                continue
             todo = [r for r in range(1, plan.repetitions + 1) if (cell.index, r) not in done]
             if not todo:
                 continue
@@ -120,8 +138,9 @@ def _run_sweep(spec: SweepSpec, resume: int | None) -> int:
             live.stop()
         finally:
             close_sweep(sweep_id, status)
-    if finished > len(done):  # something ran: the report of the whole sweep, stored with its runs
+    if finished > len(done) and not studies:  # something ran: the report of the whole sweep, stored with its runs
         publish_report(sweep_id, spec.name, str(runs_dir() / f"sweep-{sweep_id}-report"))
+        publish_change_points(sweep_id=sweep_id)  # each cell's history, this sweep's runs included
     if failed_cells:
         raise SweepFailed(
             f"sweep {sweep_id}: {len(failed_cells)} runs failed (first: {failed_cells[0]}); "

@@ -85,6 +85,9 @@ class LoadInterval:
     received: int = 0
     bytes: int = 0
     histograms: dict[str, str] = field(default_factory=dict)
+    # The client's own metrics at the interval's end (kafkalab.metrics.names, client section);
+    # None: the client had no value for it yet.
+    client_metrics: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -216,6 +219,7 @@ class RunMetrics:
     CPU, the generator's client metrics; and what they could not see, said in words."""
 
     interval_s: float
+    started_at: datetime | None = None  # when sampling began: the origin of the views' seconds_from_start
     broker: list[MetricSample] = field(default_factory=list)
     host: list[MetricSample] = field(default_factory=list)
     client: list[MetricSample] = field(default_factory=list)

@@ -1,4 +1,6 @@
-"""Build the Kubernetes test bed once: `python -m kubetestbed.build` (or `make kube-testbed`).
+"""Build the Kubernetes test bed once: `python -m kubetestbed.build` (or `make kube-testbed`);
+`python -m kubetestbed.build --nodes` (`make kube-nodes`) adds what real nodes need: kubelet
+from the same pinned k8s.io/kubernetes, and Debian's containerd, runc and CNI plugins.
 
 Compiles kube-apiserver, kube-controller-manager and kube-scheduler from k8s.io/kubernetes
 (pinned in kubetestbed/go/go.mod) and kwok, all from the Go module proxy, into
@@ -67,6 +69,33 @@ def ensure_built(version: str = layout.K8S_VERSION) -> Path:
         return final
 
 
+def ensure_node_built(version: str = layout.K8S_VERSION) -> Path:
+    """kubelet in the version's bin dir (built once, beside the control plane's binaries),
+    and the node runtime from Debian when missing."""
+    final = ensure_built(version)
+    ensure_node_runtime(version)
+    kubelet = layout.kubelet_binary(version)
+    if kubelet.is_file():
+        say(f"kubelet {version} already built: {kubelet}")
+        return final
+    with open(final.parent / f".{version}.lock", "w") as lock:
+        if _locked_elsewhere(lock):
+            say(f"another build of {version} is running; waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if kubelet.is_file():
+            return final
+        staging = Path(tempfile.mkdtemp(prefix=".kubelet-", dir=kubelet.parent))
+        try:
+            _run_go(f"kubelet {version}",
+                    [shutil.which("go") or "go", "build", "-v", "-trimpath", f"-ldflags={_ldflags(version)}",
+                     "-o", str(staging / "kubelet"), "k8s.io/kubernetes/cmd/kubelet"],
+                    cwd=GO_MODULE_DIR, env=_go_env())
+            os.rename(staging / "kubelet", kubelet)  # same dir: atomic, never a half-written kubelet
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
 def _locked_elsewhere(lock) -> bool:
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -81,19 +110,11 @@ def _build_into(staging: Path, version: str) -> None:
         raise BuildError("go is not installed: the Kubernetes test bed is built from source with Go 1.26+")
     bin_dir = staging / "bin"
     bin_dir.mkdir()
-    env = dict(os.environ)
-    # -mod=mod: go.sum may gain lines for the platform's dependencies; it never needs editing by hand.
-    env["GOFLAGS"] = (env.get("GOFLAGS", "") + " -mod=mod").strip()
-    component = "k8s.io/component-base/version"
-    major, minor = version.lstrip("v").split(".")[:2]
-    # The version stamps make the binaries report a real version (clients and kwok read it).
-    ldflags = (f"-s -w -X {component}.gitVersion={version} -X {component}.gitMajor={major}"
-               f" -X {component}.gitMinor={minor} -X {component}.gitTreeState=clean")
     packages = [f"k8s.io/kubernetes/cmd/{name}" for name in layout.KUBE_BINARIES]
     _run_go(
         f"{', '.join(layout.KUBE_BINARIES)} {version}",
-        [go, "build", "-v", "-trimpath", f"-ldflags={ldflags}", "-o", str(bin_dir) + "/", *packages],
-        cwd=GO_MODULE_DIR, env=env,
+        [go, "build", "-v", "-trimpath", f"-ldflags={_ldflags(version)}", "-o", str(bin_dir) + "/", *packages],
+        cwd=GO_MODULE_DIR, env=_go_env(),
     )
     kwok_env = dict(os.environ, GOBIN=str(bin_dir))  # `go install pkg@version` ignores go.mod
     _run_go(
@@ -102,6 +123,22 @@ def _build_into(staging: Path, version: str) -> None:
         cwd=GO_MODULE_DIR, env=kwok_env,
     )
     _copy_kwok_assets(go, staging / "kwok")
+
+
+def _go_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # -mod=mod: go.sum may gain lines for the platform's dependencies; it never needs editing by hand.
+    env["GOFLAGS"] = (env.get("GOFLAGS", "") + " -mod=mod").strip()
+    return env
+
+
+def _ldflags(version: str) -> str:
+    component = "k8s.io/component-base/version"
+    major, minor = version.lstrip("v").split(".")[:2]
+    # The version stamps make the binaries report a real version (clients, kwok and the
+    # apiserver's node version checks read it).
+    return (f"-s -w -X {component}.gitVersion={version} -X {component}.gitMajor={major}"
+            f" -X {component}.gitMinor={minor} -X {component}.gitTreeState=clean")
 
 
 def _run_go(what: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> None:
@@ -154,19 +191,36 @@ def ensure_etcd() -> None:
     if layout.etcd_binary() is not None:
         return
     say("installing Debian's etcd-server (etcd for the test bed)")
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "etcd-server"]):
-        proc = subprocess.run([*sudo, *command], env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BuildError(f"{' '.join(command)} failed: {(proc.stdout + proc.stderr).strip()[-2000:]}")
+    _apt_install(["etcd-server"])
     if layout.etcd_binary() is None:
         raise BuildError("etcd-server was installed but no etcd binary is on PATH")
 
 
-def main() -> int:
+def ensure_node_runtime(version: str = layout.K8S_VERSION) -> None:
+    """Debian's containerd, runc and CNI plugins, installed only when a part is missing."""
+    if not [part for part in layout.node_missing_parts(version) if part not in layout.NODE_BINARIES]:
+        return
+    say(f"installing Debian's {', '.join(layout.NODE_PACKAGES)} (the runtime of real nodes)")
+    _apt_install(list(layout.NODE_PACKAGES))
+    still = [part for part in layout.node_missing_parts(version) if part not in layout.NODE_BINARIES]
+    if still:
+        raise BuildError(f"{', '.join(layout.NODE_PACKAGES)} were installed but these are still missing: "
+                         f"{', '.join(still)}")
+
+
+def _apt_install(packages: list[str]) -> None:
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
+        proc = subprocess.run([*sudo, *command], env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise BuildError(f"{' '.join(command)} failed: {(proc.stdout + proc.stderr).strip()[-2000:]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    nodes = "--nodes" in (sys.argv[1:] if argv is None else argv)
     try:
-        ensure_built()
+        ensure_node_built() if nodes else ensure_built()
     except BuildError as error:
         print(f"kube-testbed: error: {error}", file=sys.stderr)
         return 1

@@ -34,7 +34,9 @@ class Pki:
     service_account_pub: Path  # public: the apiserver verifies them
 
 
-def make_pki(directory: Path) -> Pki:
+def make_pki(directory: Path, apiserver_ips: tuple[str, ...] = ()) -> Pki:
+    """`apiserver_ips`: more IP SANs of the apiserver's cert (the `kubernetes` service's IP,
+    which pods on real nodes connect to)."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kafkalab-testbed-ca")])
@@ -52,7 +54,8 @@ def make_pki(directory: Path) -> Pki:
         .sign(ca_key, hashes.SHA256())
     )
 
-    def leaf(name: str, common_name: str, *, organization: str | None = None, server: bool) -> tuple[Path, Path]:
+    def leaf(name: str, common_name: str, *, organization: str | None = None, server: bool,
+             ips: tuple[str, ...] = ()) -> tuple[Path, Path]:
         key = ec.generate_private_key(ec.SECP256R1())
         attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
         if organization:
@@ -73,11 +76,12 @@ def make_pki(directory: Path) -> Pki:
                 x509.DNSName("kubernetes"), x509.DNSName("kubernetes.default"),
                 x509.DNSName("kubernetes.default.svc"), x509.DNSName("kubernetes.default.svc.cluster.local"),
                 x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                *[x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips],
             ]), critical=False)
         cert = builder.sign(ca_key, hashes.SHA256())
         return _write_cert(directory / f"{name}.crt", cert), _write_key(directory / f"{name}.key", key)
 
-    apiserver_cert, apiserver_key = leaf("apiserver", "kube-apiserver", server=True)
+    apiserver_cert, apiserver_key = leaf("apiserver", "kube-apiserver", server=True, ips=apiserver_ips)
     kubelet_cert, kubelet_key = leaf("kubelet", "kwok-kubelet", server=True)
     admin_cert, admin_key = leaf("admin", "kafkalab-admin", organization="system:masters", server=False)
 
@@ -105,3 +109,46 @@ def _write_key(path: Path, key) -> Path:
                                        serialization.NoEncryption()))
     path.chmod(0o600)
     return path
+
+
+@dataclass(frozen=True)
+class NodeCerts:
+    serving_cert: Path  # kubelet's server (the apiserver checks it against the CA, by the node IP)
+    serving_key: Path
+    client_cert: Path  # system:node:<name> in system:nodes: the Node authorizer's identity
+    client_key: Path
+
+
+def make_node_certs(pki: Pki, directory: Path, node_name: str, node_ip: str) -> NodeCerts:
+    """A real node's kubelet certs, signed by the test bed's CA."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+
+    def leaf(name: str, attributes: list[x509.NameAttribute], server: bool) -> tuple[Path, Path]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name(attributes)).issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + VALID_FOR)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        )
+        if server:
+            builder = builder.add_extension(x509.SubjectAlternativeName([
+                x509.DNSName(node_name), x509.IPAddress(ipaddress.ip_address(node_ip)),
+            ]), critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        return _write_cert(directory / f"{name}.crt", cert), _write_key(directory / f"{name}.key", key)
+
+    serving_cert, serving_key = leaf("kubelet-serving", [x509.NameAttribute(NameOID.COMMON_NAME, node_name)],
+                                     server=True)
+    client_cert, client_key = leaf("kubelet-client", [
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+        x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node_name}"),
+    ], server=False)
+    return NodeCerts(serving_cert, serving_key, client_cert, client_key)

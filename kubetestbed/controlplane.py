@@ -12,8 +12,18 @@ kube-controller-manager (service-account tokens, statefulset/job/namespace/GC co
 kwok.x-k8s.io/node=fake: it marks them Ready, runs their pods (Running, Ready) without
 containers, ends the pods of Jobs (see feeder.py) and serves their fed logs.
 
+With `real_nodes=N` it also starts N real nodes (realnode.py: kubelet + containerd in
+network and mount namespaces of their own, labelled kafkalab.dev/node=real, with the
+cluster DNS), beside the kwok nodes:
+
+    with ControlPlane(nodes=3, real_nodes=1) as cp:
+        node = cp.real_nodes[0]
+        subprocess.run([*node.ctr("image", "import", "image.tar")])   # images, no registry
+        subprocess.run([*node.command_prefix(), "getent", "hosts", "kafka-0.kafka.ns.svc.cluster.local"])
+
 stop() (also on errors during start, at interpreter exit and on SIGTERM via
-kafkalab.processes) stops every process it started.
+kafkalab.processes) stops every process it started, removes the real nodes' namespaces,
+mounts and cgroups, and puts back the kernel settings their kubelets changed.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
@@ -36,13 +46,19 @@ from kafkalab.core import processes
 from kafkalab.core.net import free_port
 from kafkalab.core.processes import ManagedProcess
 from kafkalab.core.waiting import wait_until
-from kubetestbed import certs, layout
+from kubetestbed import certs, images, layout, leftovers
 from kubetestbed.feeder import OutputFeeder
+from kubetestbed.kernel import KernelSettings
+from kubetestbed.netns import TestbedBridge
+from kubetestbed.realnode import CONTAINERD_NAMESPACE, RealNode
+from kubetestbed.signals import held_signals
 
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 FAKE_NODE_VALUE = "fake"
 LOCALHOST = "127.0.0.1"
 SERVICE_CIDR = "10.96.0.0/16"  # only allocated from, never routed: nothing listens there
+# The `kubernetes` service's IP (the range's first): on real nodes it leads to the apiserver.
+KUBERNETES_SERVICE_IP = "10.96.0.1"
 POD_CIDR = "10.244.0.0/16"
 OWN_STAGES = Path(__file__).resolve().parent / "stages"
 
@@ -64,9 +80,15 @@ def log_tail(path: Path, lines: int = 25) -> str:
 
 
 class ControlPlane:
-    def __init__(self, nodes: int = 3, *, node_prefix: str = "kwok-node", workdir: Path | None = None,
-                 timeout_s: float = 180.0, version: str = layout.K8S_VERSION) -> None:
-        """`workdir`: where certs, data and logs go (kept); default a temp dir removed by stop()."""
+    def __init__(self, nodes: int = 3, *, real_nodes: int = 0, node_prefix: str = "kwok-node",
+                 real_node_prefix: str = "real-node", workdir: Path | None = None,
+                 timeout_s: float = 180.0, version: str = layout.K8S_VERSION,
+                 node_images: Sequence[Path] = ()) -> None:
+        """`workdir`: where certs, data and logs go (kept); default a temp dir removed by stop().
+        `real_nodes`: how many real nodes (kubelet + containerd) to start besides the kwok ones.
+        `node_images`: OCI archives (kubetestbed/images.py built_archive) imported into every real
+        node as it comes up, before any pod can need them (the sandbox image among them)."""
+        self._node_images = [Path(archive) for archive in node_images]
         self.version = version
         self.timeout_s = timeout_s
         self._initial_nodes = nodes
@@ -80,6 +102,15 @@ class ControlPlane:
         self.node_names: list[str] = []
         self._api: client.ApiClient | None = None
         self._feeder: OutputFeeder | None = None
+        self._real_node_count = real_nodes
+        self._real_node_prefix = real_node_prefix
+        self.real_nodes: list[RealNode] = []
+        self._bridge: TestbedBridge | None = None  # the real nodes' links meet there
+        self._own_node_ids: set[str] = set()  # system names (netns, cgroup) of our real nodes
+        self.kernel: KernelSettings | None = None  # recorded before the first kubelet starts
+        # What stopping the real nodes could not remove (empty after a clean stop).
+        self.cleanup_problems: list[str] = []
+        self._pki: certs.Pki | None = None
         self._stopped = False
         self._started_at = 0.0
         # Seconds from start() at which each readiness check passed ("kube-apiserver: /readyz": 7.9).
@@ -103,6 +134,12 @@ class ControlPlane:
         if missing:
             raise BinariesMissing(f"Kubernetes test bed {self.version} is not built (missing: {', '.join(missing)}): "
                                  f"{layout.BUILD_HINT}")
+        node_missing = layout.node_missing_parts(self.version) if self._real_node_count else []
+        if node_missing:
+            raise BinariesMissing(f"real nodes of the Kubernetes test bed {self.version} are not built "
+                                  f"(missing: {', '.join(node_missing)}): {layout.NODE_BUILD_HINT}")
+        if self._real_node_count and os.geteuid() != 0:
+            raise BinariesMissing("real nodes need root (network namespaces, mounts, cgroups): run the tests as root")
         processes.install_signal_handlers()  # SIGTERM -> KeyboardInterrupt -> our stop() runs
         self._started_at = time.monotonic()
         try:
@@ -148,10 +185,29 @@ class ControlPlane:
 
     def stop(self) -> None:
         """Stop every process this control plane started (idempotent; raises only a Ctrl-C that came meanwhile)."""
+        # A SIGTERM or Ctrl-C during cleanup waits for its end (else it would leave a real
+        # node's namespaces and containers behind), then raises.
+        with held_signals():
+            self._stop_everything()
+
+    def _stop_everything(self) -> None:
         if self._feeder is not None:
             self._feeder.stop()
-        # Newest first: kwok and the controllers go before the apiserver, etcd last.
         interrupted: BaseException | None = None
+        # Real nodes first (their kubelets would otherwise report to a dying apiserver), then
+        # the kernel settings their kubelets rewrote.
+        for node in reversed(self.real_nodes):
+            try:
+                self.cleanup_problems += node.stop()
+            except BaseException as error:  # noqa: BLE001 - the other nodes and the kernel must still be put back
+                interrupted = interrupted or error
+        self.real_nodes = []
+        if self._bridge is not None:
+            self.cleanup_problems += self._bridge.remove()
+            self._bridge = None
+        if self.kernel is not None:
+            self.kernel.restore()
+        # Newest first: kwok and the controllers go before the apiserver, etcd last.
         for proc in reversed(self.processes):
             try:
                 proc.stop(grace_s=5)
@@ -169,11 +225,14 @@ class ControlPlane:
     def log_path(self, component: str) -> Path:
         return self.workdir / "logs" / f"{component}.log"
 
+    def _other_test_beds_run_kubelets(self) -> bool:
+        return any(record.system_name not in self._own_node_ids for record in leftovers.live_nodes())
+
     # ------------------------------------------------------------------ start-up
 
     def _start_all(self) -> None:
         bin_dir = layout.bin_dir(self.version)
-        pki = certs.make_pki(self.workdir / "pki")
+        pki = self._pki = certs.make_pki(self.workdir / "pki", apiserver_ips=(KUBERNETES_SERVICE_IP,))
         for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok"):
             self.ports[name] = free_port()
         self._write_kubeconfig(pki)
@@ -200,6 +259,43 @@ class ControlPlane:
         self._wait("kube-controller-manager", "the default service account", self._default_service_account_exists)
         if names:
             self._wait("kwok", f"nodes {', '.join(names)} Ready", lambda: self._nodes_ready(names))
+        if self._real_node_count:
+            self.add_real_nodes(self._real_node_count)
+
+    def add_real_nodes(self, count: int) -> list[RealNode]:
+        """Start `count` real nodes (named `<real_node_prefix>-<n>`) and wait until they are Ready."""
+        assert self._pki is not None, "start() the control plane first"
+        if self.kernel is None:
+            # Nodes of dead owners first: their kubelets' settings must not be what is recorded.
+            self.cleanup_problems += leftovers.sweep()
+            # Before any kubelet of ours rewrites them (or as the first live test bed found them).
+            self.kernel = KernelSettings(leftovers.sysctls_before_any_kubelet(),
+                                         others_running=self._other_test_beds_run_kubelets)
+        if self._bridge is None:
+            bridge = TestbedBridge(_free_bridge_index())
+            bridge.create()
+            self._bridge = bridge
+        started = []
+        for _ in range(count):
+            ordinal = len(self.real_nodes)
+            name = f"{self._real_node_prefix}-{ordinal}"
+            node = RealNode(name, ordinal, self.workdir / "nodes" / name, bridge=self._bridge,
+                            server_port=self.ports["apiserver"], pki=self._pki, api=self.api_client(),
+                            version=self.version, timeout_s=self.timeout_s, sysctls_before=self.kernel.recorded,
+                            kubernetes_service_ip=KUBERNETES_SERVICE_IP)
+            self.real_nodes.append(node)  # before start(): stop() removes whatever start() got to
+            self._own_node_ids.add(node.cgroups.name)
+            started_at = time.monotonic()
+            node.start()
+            for archive in self._node_images:
+                images.import_image(archive, node.containerd_socket, CONTAINERD_NAMESPACE)
+            for other in self.real_nodes[:-1]:  # pods of every node reach pods of every other
+                node.route_to(other)
+                other.route_to(node)
+            self.node_names.append(name)
+            started.append(node)
+            self.timings[f"real node {name}: Ready"] = round(time.monotonic() - started_at, 2)
+        return started
 
     def _spawn(self, component: str, command: list[str], env: dict[str, str] | None = None) -> None:
         self.processes.append(ManagedProcess(component, command, self.log_path(component), cwd=self.workdir,
@@ -397,3 +493,13 @@ class ControlPlane:
             if any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or []):
                 ready.add(node.metadata.name)
         return set(names) <= ready
+
+
+def _free_bridge_index() -> int:
+    """An N whose 10.250.N.0/24 no interface of the host uses (one per test bed with real nodes)."""
+    with open("/proc/net/fib_trie") as trie:
+        used_text = trie.read()
+    for n in range(256):
+        if f"10.250.{n}." not in used_text and not Path(f"/sys/class/net/klb{n}").exists():
+            return n
+    raise ControlPlaneError("no free 10.250.N.0/24 for the real nodes' bridge")

@@ -12,6 +12,10 @@ thread of the control plane, polls the API for pods and, for each new pod:
   message. Only then does kwok's stage (stages/job-pod-outcome.yaml) end the pod, so a
   pod never finishes before its output is in place.
 
+A Job pod behind kafkalab's start gate (a downward API volume of its annotation
+kafkalab.io/start, kafkalab/platforms/kubernetes/gate.py) is decided only once it has "go",
+as its container would wait there.
+
 Register feeds before the pods are created: a Job pod that appeared earlier already ended.
 """
 
@@ -29,6 +33,7 @@ from kubernetes.client.rest import ApiException
 
 EXIT_CODE_ANNOTATION = "kafkalab.io/fake-exit-code"
 MESSAGE_ANNOTATION = "kafkalab.io/fake-termination-message"
+START_ANNOTATION = "kafkalab.io/start"
 TERMINATION_MESSAGE_LIMIT = 4096  # what the kubelet keeps of a container's termination message
 POLL_INTERVAL_S = 0.2
 
@@ -116,6 +121,8 @@ class OutputFeeder:
             self._create_logs_object(meta, feed.cri_log_file)
             self._logged.add(meta.uid)
         is_job_pod = any(ref.kind == "Job" for ref in meta.owner_references or [])
+        if is_job_pod and _waits_for_go(pod) and (meta.annotations or {}).get(START_ANNOTATION) != "go":
+            return  # its container would still wait at the start gate
         if is_job_pod and meta.uid not in self._decided:
             if EXIT_CODE_ANNOTATION not in (meta.annotations or {}):  # the pod's spec may decide itself
                 annotations = {EXIT_CODE_ANNOTATION: str(feed.exit_code if feed else 0)}
@@ -140,3 +147,12 @@ class OutputFeeder:
                 raise
             self._custom.patch_namespaced_custom_object("kwok.x-k8s.io", "v1alpha1", meta.namespace, "logs",
                                                         meta.name, {"spec": body["spec"]})
+
+
+def _waits_for_go(pod: client.V1Pod) -> bool:
+    """Whether the pod reads its start annotation (the gate's downward API volume)."""
+    for volume in (pod.spec.volumes or []) if pod.spec else []:
+        for item in (volume.downward_api.items or []) if volume.downward_api else []:
+            if item.field_ref is not None and START_ANNOTATION in (item.field_ref.field_path or ""):
+                return True
+    return False

@@ -66,7 +66,7 @@ def upgrade(connection: Connection) -> None:
     """Migrate the database behind `connection` to head (committing), a no-op when there."""
     from alembic import command
 
-    command.upgrade(alembic_config(connection), "heads")  # DEVELOPMENT: branches 0007/0008/0009/0010 until chained
+    command.upgrade(alembic_config(connection), "head")
 
 
 def head_revision() -> str:

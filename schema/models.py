@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Column,
     DateTime,
     Double,
     ForeignKey,
@@ -23,12 +24,13 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    Table,
     Text,
     UniqueConstraint,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 STATUSES = ("ok", "failed", "cancelled")
@@ -101,6 +103,9 @@ class Run(Base):
         CheckConstraint("producer_instances >= 0", name="producer_instances"),
         Index("ix_runs_sweep_cell", "sweep_id", "cell_index", "repetition"),
         CheckConstraint("source IN ('measured', 'reference')", name="source"),
+        CheckConstraint("bottleneck IS NULL OR bottleneck IN ('generator-bound', 'broker-cpu-bound', "
+                        "'network-threads-bound', 'disk-bound', 'replication-bound', 'machine-bound', 'none', "
+                        "'unknown')", name="bottleneck"),
         Index("uq_runs_reference_key", "reference_key", unique=True),
         Index("uq_runs_run_key", "run_key", unique=True),
         # The cookbook's access paths (schema/queries) on a long history.
@@ -199,6 +204,23 @@ class Run(Base):
         comment="the run did not keep its target rate (or had none): its latency measures queueing"
     )
     saturation_reason: Mapped[str | None]
+    # Where the limit was (schema 0008): what the run ran on and with, and the bottleneck verdict.
+    fingerprint: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="what the run ran on and with: machine, software, platform, effective settings, "
+                "load before the run (kafkalab.metrics.fingerprint)"
+    )
+    fingerprint_id: Mapped[str | None] = mapped_column(
+        index=True, comment="short hash of the fingerprint's machine, software, platform and settings"
+    )
+    bottleneck: Mapped[str | None] = mapped_column(
+        comment="where the run's limit was (docs/measuring.md, Where the limit was)"
+    )
+    bottleneck_summary: Mapped[str | None] = mapped_column(
+        comment="the verdict in one line, with the figure that decided it"
+    )
+    bottleneck_evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSONB, comment="which figure crossed which threshold, and when: [{figure, value, threshold, comparison, at}]"
+    )
 
 
 class ProducerResult(Base):
@@ -376,6 +398,38 @@ class RunLatency(Base):
     max_ms: Mapped[float]
 
 
+class RunMetricsRow(Base):
+    """Per run: how its metrics were sampled, and what could not be (schema 0007)."""
+
+    __tablename__ = "run_metrics"
+
+    run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    interval_s: Mapped[float] = mapped_column(comment="the sampling interval (the reporting interval)")
+    started_at: Mapped[datetime | None] = mapped_column(comment="when sampling began, just before the load")
+    missing: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), server_default="{}",
+        comment="what could not be sampled, in words (its samples are NULL or absent)",
+    )
+
+
+def _series_table(name: str) -> Table:
+    """A run's samples of one kind of source (kafkalab.metrics.names): no key, written with COPY."""
+    return Table(
+        name, Base.metadata,
+        Column("run_id", BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+        Column("source", Text, nullable=False),
+        Column("metric", Text, nullable=False),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("value", Double, comment="NULL: the source did not answer (missing, never zero)"),
+        Index(f"ix_{name}_run_id_metric", "run_id", "metric"),
+    )
+
+
+BROKER_METRICS = _series_table("broker_metrics")
+HOST_METRICS = _series_table("host_metrics")
+CLIENT_METRICS = _series_table("client_metrics")
+
+
 class StudentT(Base):
     """The two-sided 95% Student t critical value by degrees of freedom (from scipy), for the
     confidence intervals the views compute."""
@@ -417,3 +471,53 @@ class ReferenceFigure(Base):
     decimals: Mapped[int] = mapped_column(Integer, comment="decimals printed")
     printed_text: Mapped[str]
     line: Mapped[str] = mapped_column(comment="the printed line it comes from")
+
+
+class NoiseFloorRow(Base):
+    """The spread of N identical runs of a spec on one host (schema 0010, `kafkalab noise`)."""
+
+    __tablename__ = "noise_floors"
+    __table_args__ = (
+        CheckConstraint("runs >= 2", name="runs"),
+        Index("ix_noise_floors_spec_name_host", "spec_name", "host", "measured_at"),
+    )
+
+    id: Mapped[int] = _id()
+    spec_name: Mapped[str] = mapped_column(comment="the experiment spec the identical runs ran")
+    experiment: Mapped[str] = mapped_column(comment="the experiment name the runs are stored under")
+    host: Mapped[str] = mapped_column(comment="the machine that ran them (its host name)")
+    measured_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    runs: Mapped[int] = mapped_column(Integer, comment="ok runs the spread is over")
+    run_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    latency_kind: Mapped[str | None] = mapped_column(comment="the kind of the p99 figures: corrected, else send")
+    mean_records_per_sec: Mapped[float | None] = mapped_column(comment="mean window throughput over the runs")
+    stddev_records_per_sec: Mapped[float | None] = mapped_column(
+        comment="sample standard deviation of the runs' window throughput")
+    cv_records_per_sec: Mapped[float | None] = mapped_column(
+        comment="stddev / mean of the window throughput: the run-to-run noise, a share")
+    mean_p99_ms: Mapped[float | None] = mapped_column(comment="mean of the runs' merged p99")
+    stddev_p99_ms: Mapped[float | None] = mapped_column(comment="sample standard deviation of the runs' merged p99")
+    cv_p99_ms: Mapped[float | None] = mapped_column(comment="stddev / mean of the merged p99, a share")
+
+
+class ChangePointRow(Base):
+    """A change point of an experiment's series found by `kafkalab check` (schema 0010)."""
+
+    __tablename__ = "change_points"
+    __table_args__ = (CheckConstraint("metric IN ('window_records_per_sec', 'p99_ms')", name="metric"),)
+
+    experiment_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("experiments.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    metric: Mapped[str] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True,
+                                        comment="the first run after the change")
+    position: Mapped[int] = mapped_column(Integer, comment="index of that run in the series, from 0")
+    started_at: Mapped[datetime]
+    mean_before: Mapped[float]
+    mean_after: Mapped[float]
+    stddev_before: Mapped[float]
+    stddev_after: Mapped[float]
+    change_share: Mapped[float] = mapped_column(comment="mean_after / mean_before - 1")
+    pvalue: Mapped[float] = mapped_column(comment="Otava's t-test of the two sides")
+    regression: Mapped[bool] = mapped_column(comment="throughput fell, or p99 rose: the change is for the worse")
+    detected_at: Mapped[datetime] = mapped_column(server_default=func.now())

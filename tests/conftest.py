@@ -134,3 +134,38 @@ def kube_testbed(tmp_path_factory: pytest.TempPathFactory):
         yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_real_testbed(tmp_path_factory: pytest.TempPathFactory):
+    """A control plane with one real node (kubelet + containerd in namespaces) holding the
+    images of `make kube-images`, for the session: the node advertises the machine's 2 CPUs,
+    so tests size their pods' requests to fit. Fails, never skips, when something is not built.
+    Stopped, it must leave no process, mount, namespace, cgroup or kernel setting."""
+    from kafkalab.kafka.distribution import DEFAULT_KAFKA_VERSION
+    from kubetestbed import images
+    from kubetestbed.controlplane import BinariesMissing, ControlPlane
+    from kubetestbed.kernel import read_sysctls
+    from tests.test_kube_real_node import assert_kernel_settings_put_back, node_traces
+
+    try:  # the archives first: a missing one fails at once, naming `make kube-images`
+        archives = [images.built_archive(name) for name in (
+            images.pause_image_name(), images.platform_images.default_image(DEFAULT_KAFKA_VERSION))]
+    except images.ImageError as missing:
+        pytest.fail(str(missing), pytrace=False)
+    before = read_sysctls()
+    workdir = tmp_path_factory.mktemp("kube-real")
+    plane = ControlPlane(nodes=0, real_nodes=1, workdir=workdir, node_images=archives, timeout_s=300)
+    try:
+        plane.start()
+    except BinariesMissing as missing:
+        plane.stop()
+        pytest.fail(str(missing), pytrace=False)
+    try:
+        yield plane
+    finally:
+        names = [node.cgroups.name for node in plane.real_nodes]
+        plane.stop()
+    assert plane.cleanup_problems == []
+    assert node_traces(workdir, names) == {"processes": [], "mounts": [], "netns": [], "cgroups": [], "dirs": []}
+    assert_kernel_settings_put_back(before)

@@ -254,13 +254,12 @@ def test_lost_is_acknowledged_minus_what_the_topic_holds():
     assert Integrity("end_offsets", None, 100).lost is None  # an instance printed no summary
 
 
-def test_faults_on_kubernetes_are_refused_until_it_can_inject_them():
+def test_faults_on_kubernetes_are_accepted_now_that_it_deletes_broker_pods():
     from kafkalab.platforms import check_spec
 
     spec = parse_spec(with_faults([{"action": "kill", "broker": 1, "at_s": 1, "restart_after_s": 1}],
-                                  platform="kubernetes"))  # a valid spec: the platform refuses it
-    with pytest.raises(SpecError, match=r"^spec: faults: platform kubernetes cannot inject broker faults yet$"):
-        check_spec(spec)
+                                  platform="kubernetes", consumer={"timing": "after"}))
+    check_spec(spec)  # platforms/kubernetes/broker_faults.py; tests/test_kube_platform.py runs one
 
 
 def test_fault_events_and_integrity_are_stored_with_the_run_and_survive_the_spool(fresh_db_url, tmp_path):

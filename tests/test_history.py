@@ -225,20 +225,20 @@ def test_cli_sql_file_with_params(history_url: str, monkeypatch, capsys) -> None
 
 
 def test_cli_check_exit_codes(history_url: str, monkeypatch, capsys) -> None:
-    assert _cli(monkeypatch, history_url, "check", "--experiment", "nightly") == 3
+    assert _cli(monkeypatch, history_url, "check", "--method", "threshold", "--experiment", "nightly") == 3
     out = capsys.readouterr().out.strip()
     assert out.endswith("REGRESSION") and "15.0% below the median 1,000.00 of the previous 6 ok run(s)" in out
-    assert _cli(monkeypatch, history_url, "check", "--experiment", "nightly", "--drop", "0.2") == 0
+    assert _cli(monkeypatch, history_url, "check", "--method", "threshold", "--experiment", "nightly", "--drop", "0.2") == 0
     assert capsys.readouterr().out.strip().endswith(": ok")
-    assert _cli(monkeypatch, history_url, "check", "--experiment", "steady") == 0
-    assert _cli(monkeypatch, history_url, "check", "--experiment", "broken") == 3
+    assert _cli(monkeypatch, history_url, "check", "--method", "threshold", "--experiment", "steady") == 0
+    assert _cli(monkeypatch, history_url, "check", "--method", "threshold", "--experiment", "broken") == 3
     assert "failed: REGRESSION" in capsys.readouterr().out
-    assert _cli(monkeypatch, history_url, "check", "--experiment", "young") == 0  # 1 earlier run: no verdict
+    assert _cli(monkeypatch, history_url, "check", "--method", "threshold", "--experiment", "young") == 0  # 1 earlier run: no verdict
     assert "no verdict" in capsys.readouterr().out
-    assert _cli(monkeypatch, history_url, "check", "--experiment", "shift", "--window", "3") == 0
-    assert _cli(monkeypatch, history_url, "check", "--experiment", "shift") == 3
-    assert _cli(monkeypatch, history_url, "check", "--experiment", "nobody") == 2
-    assert _cli(monkeypatch, history_url, "check", "--experiment", "nightly", "--drop", "1.5") == 2
+    assert _cli(monkeypatch, history_url, "check", "--method", "threshold", "--experiment", "shift", "--window", "3") == 0
+    assert _cli(monkeypatch, history_url, "check", "--method", "threshold", "--experiment", "shift") == 3
+    assert _cli(monkeypatch, history_url, "check", "--method", "threshold", "--experiment", "nobody") == 2
+    assert _cli(monkeypatch, history_url, "check", "--method", "threshold", "--experiment", "nightly", "--drop", "1.5") == 2
 
 
 def test_check_function(store: Store) -> None:

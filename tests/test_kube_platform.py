@@ -25,6 +25,7 @@ from kafkalab.core.errors import ClusterError, SpecError
 from kafkalab.experiment import steps
 from kafkalab.kafka import admin, perftools
 from kafkalab.kafka.broker_config import BrokerSettings
+from kafkalab.kafka.loadgen import BARRIER_LINE
 from kafkalab.load.runner import ConsumerLoad, ProducerLoad
 from kafkalab.platforms import check_spec
 from kafkalab.platforms.kubernetes import KafkaLevel, KubernetesCluster, jobs
@@ -149,8 +150,12 @@ def test_producer_job_runs_the_perftools_arguments_with_props_in_a_secret():
     assert env["KAFKALAB_CLIENT_PREFIX"] == "kafkalab-x-producer"
     line = " ".join(container["command"][3:])
     assert "acks" not in line and "bootstrap" not in line and "8196" not in line  # settings only in the Secret
-    (volume,) = job["spec"]["template"]["spec"]["volumes"]
+    volume, start = job["spec"]["template"]["spec"]["volumes"]
     assert volume["secret"]["secretName"] == "p-client"
+    assert start["downwardAPI"]["items"] == [{"path": "go", "fieldRef": {
+        "fieldPath": "metadata.annotations['kafkalab.io/start']"}}]  # the start gate (gate.py)
+    assert {"name": "start", "mountPath": m.START_DIR, "readOnly": True} in container["volumeMounts"]
+    assert env["KAFKALAB_TOOL_READS_GO"] == "0"  # ProducerPerformance starts after "go"
     secret = SERIALIZE(m.client_secret(_layout(), "p-client", {**load.props, "bootstrap.servers": "b:9092"}, {}))
     assert secret["stringData"]["client.properties"] == "acks=1\nbatch.size=8196\nbootstrap.servers=b:9092\n"
 
@@ -252,10 +257,30 @@ def test_one_per_node_met_only_one_after_the_other_is_flagged():
 
 def test_a_container_that_cannot_start_is_stuck():
     pod = _pod("p", 0, "Pending")
+    pod.spec.containers[0].image = "apache/kafka:9.9.9"
     pod.status.container_statuses[0].state = k8s.V1ContainerState(waiting=k8s.V1ContainerStateWaiting(
         reason="ImagePullBackOff", message='Back-off pulling image "apache/kafka:9.9.9"'))
-    assert jobs.stuck_reason(pod) == 'ImagePullBackOff: Back-off pulling image "apache/kafka:9.9.9"'
+    assert jobs.stuck_reason(pod) == ('image apache/kafka:9.9.9 cannot be pulled on node node-0 (ImagePullBackOff: '
+                                      'Back-off pulling image "apache/kafka:9.9.9"): check cluster.kubernetes.image')
+    assert not jobs.hopeless(pod)  # a registry may answer on the next try
     assert jobs.stuck_reason(_pod("p", 0, "Running")) is None
+    crash = _pod("p", 0, "Running")
+    crash.status.container_statuses[0].state = k8s.V1ContainerState(waiting=k8s.V1ContainerStateWaiting(
+        reason="CrashLoopBackOff", message="back-off 10s restarting failed container"))
+    assert jobs.stuck_reason(crash) == "CrashLoopBackOff: back-off 10s restarting failed container"
+
+
+def test_an_image_missing_on_the_node_is_one_line_naming_it_and_make_kube_images():
+    pod = _pod("kafka-broker-0", None, "Pending", node="node-1")
+    pod.spec.containers[0].image = "kafkalab.local/kafka:4.4.0"
+    pod.status.container_statuses[0].state = k8s.V1ContainerState(waiting=k8s.V1ContainerStateWaiting(
+        reason="ErrImageNeverPull",
+        message='Container image "kafkalab.local/kafka:4.4.0" is not present with pull policy of Never'))
+    reason = jobs.stuck_reason(pod)
+    assert reason == ("image kafkalab.local/kafka:4.4.0 is not on node node-1 (ErrImageNeverPull): build and import "
+                      "it with `make kube-images` (the test bed), or build it from docker/ and push it where the "
+                      "nodes pull from")
+    assert jobs.hopeless(pod)  # pull policy Never: no wait helps
 
 
 def test_consumer_outcome_from_the_termination_message():
@@ -288,7 +313,7 @@ def test_spec_kubernetes_section_defaults_and_errors():
         assert f": {field}:" in message and "\n" not in message, message
     # What the platform does not offer yet: refused by the platform's check, before anything starts
     sasl = parse_spec({"name": "k", "platform": "kubernetes", "producer": {"num_records": 1},
-                       "cluster": {"security": {"protocol": "SASL_PLAINTEXT"}}})
+                       "consumer": {"timing": "after"}, "cluster": {"security": {"protocol": "SASL_PLAINTEXT"}}})
     with pytest.raises(SpecError, match=r"^spec: cluster.security.protocol: platform kubernetes offers only PLAINTEXT"):
         check_spec(sasl)
 
@@ -478,6 +503,9 @@ def test_rbac_is_least_privilege(kube_testbed, runner_api):
     assert allowed("create", "namespaces", namespace=None) and allowed("delete", "namespaces", namespace=None)
     assert allowed("patch", "statefulsets", "apps") and allowed("create", "jobs", "batch")
     assert allowed("get", "pods", subresource="log") and allowed("list", "events") and allowed("create", "secrets")
+    assert allowed("patch", "pods") and allowed("delete", "pods")  # the start gate's "go"; broker faults
+    assert not allowed("create", "pods", subresource="attach") and not allowed("create", "serviceaccounts")
+    assert not allowed("create", "roles", "rbac.authorization.k8s.io")
     assert not allowed("get", "secrets") and not allowed("list", "secrets")
     assert not allowed("delete", "nodes", namespace=None) and not allowed("create", "clusterroles",
                                                                            "rbac.authorization.k8s.io", namespace=None)
@@ -502,11 +530,18 @@ def perf_cluster(kube_testbed, runner_api, tmp_path_factory):
         assert _gone(lambda: cluster.core.read_namespace(cluster.namespace))
 
 
+def _at_barrier(path: Path, tmp: Path) -> Path:
+    """The log a perf pod prints: the start barrier's line first (gate.py), then the tool's output."""
+    out = tmp / f"barrier-{path.name}"
+    out.write_text(f"{BARRIER_LINE}\n{path.read_text()}")
+    return out
+
+
 def _feed_producers(plane, cluster, topic: str, instances: int) -> list[Path]:
     files = [DATA / f"producer-{i % 3}.log" for i in range(instances)]
     for i, path in enumerate(files):
-        plane.serve_logs(cluster.namespace, f"{KubernetesCluster.job_name('producers', topic)}-{i}-", path,
-                         termination_message=_summary_line(path), exit_code=0)
+        plane.serve_logs(cluster.namespace, f"{KubernetesCluster.job_name('producers', topic)}-{i}-",
+                         _at_barrier(path, cluster.run_dir), termination_message=_summary_line(path), exit_code=0)
     return files
 
 
@@ -567,6 +602,32 @@ def test_a_pod_that_never_fits_fails_after_the_schedule_timeout(kube_testbed, pe
     finally:
         perf_cluster.options = perf_cluster.options.model_copy(update={"producer_cpu": "1", "schedule_timeout_s": 30})
     assert "not scheduled after 3s" in str(info.value) and "Insufficient cpu" in str(info.value), str(info.value)
+    assert "\n" not in str(info.value) and str(info.value).endswith("; Job producers-perf-big deleted")
+    job = KubernetesCluster.job_name("producers", "perf-big")
+    assert _gone(lambda: perf_cluster.jobs.batch.read_namespaced_job(job, perf_cluster.namespace))
+    assert perf_cluster.jobs.pods(job) == []
+
+
+@pytest.mark.kube
+def test_brokers_too_big_for_every_node_fail_with_the_schedulers_reason(kube_testbed, runner_api, tmp_path):
+    from kafkalab.kafka.broker_config import BrokerSettings as Settings
+
+    spec = _kube_spec(cluster__brokers=1, topic__replication_factor=1, cluster__kubernetes={"storage": "ephemeral", "broker_cpu": "64",
+                                                                                           "schedule_timeout_s": 3})
+    cluster = KubernetesCluster(None, tmp_path, Settings(), spec.cluster.kubernetes, name="kube-big", heap_mb=256,
+                                controller_heap_mb=128, api=runner_api, kafka=PodListKafka())
+    cluster.deploy(1, 1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(SchedulingError) as info:
+            cluster.wait_ready(timeout_s=120)
+        assert time.monotonic() - started < 60  # the scheduler's refusal, not the whole ready timeout
+    finally:
+        cluster.stop()
+    message = str(info.value)
+    assert message.startswith("kafka-broker-0 not scheduled after 3s: Unschedulable: 0/3 nodes are available: "), message
+    assert "Insufficient cpu" in message and "\n" not in message
+    assert _gone(lambda: cluster.core.read_namespace(cluster.namespace))
 
 
 @pytest.mark.kube
@@ -574,8 +635,8 @@ def test_consumer_test_as_a_job(kube_testbed, perf_cluster):
     spec = _kube_spec()
     topic = "perf-c"
     log = DATA / "consumer.log"
-    kube_testbed.serve_logs(perf_cluster.namespace, KubernetesCluster.job_name("consumer", topic) + "-", log,
-                            termination_message=log.read_text(), exit_code=0)
+    kube_testbed.serve_logs(perf_cluster.namespace, KubernetesCluster.job_name("consumer", topic) + "-",
+                            _at_barrier(log, perf_cluster.run_dir), termination_message=log.read_text(), exit_code=0)
     (outcome,) = steps.consumer_test(spec, perf_cluster, topic, 90000)
     assert outcome.status == "ok", outcome.error
     assert outcome.summary == perftools.parse_consumer_output(log.read_text())
@@ -587,13 +648,13 @@ def test_a_failed_producer_pod_is_a_failed_instance_with_its_output(kube_testbed
     spec = _kube_spec(producer__instances=2)
     topic = "perf-fail"
     job = KubernetesCluster.job_name("producers", topic)
-    kube_testbed.serve_logs(perf_cluster.namespace, f"{job}-0-", DATA / "producer-0.log",
+    kube_testbed.serve_logs(perf_cluster.namespace, f"{job}-0-", _at_barrier(DATA / "producer-0.log", perf_cluster.run_dir),
                             termination_message=_summary_line(DATA / "producer-0.log"))
     broken = Path(perf_cluster.run_dir) / "broken.log"
     broken.write_text("[2026-11-25 11:52:40,000] ERROR org.apache.kafka.common.errors.TimeoutException: "
                       "Topic perf-fail not present in metadata after 60000 ms.\n")
-    kube_testbed.serve_logs(perf_cluster.namespace, f"{job}-1-", broken, termination_message=broken.read_text(),
-                            exit_code=1)
+    kube_testbed.serve_logs(perf_cluster.namespace, f"{job}-1-", _at_barrier(broken, perf_cluster.run_dir),
+                            termination_message=broken.read_text(), exit_code=1)
     outcomes, _ = steps.producer_fanout(spec, perf_cluster, topic)
     assert [o.status for o in outcomes] == ["ok", "failed"]
     assert outcomes[1].exit_code == 1
@@ -623,3 +684,212 @@ def test_no_kubeconfig_and_no_service_account_is_one_line(monkeypatch, tmp_path)
         api_client()
     with pytest.raises(ClusterError, match=r"^cluster.kubernetes.kubeconfig: no such file"):
         api_client(str(tmp_path / "missing"))
+
+
+# --- the start barrier, the load generator, broker faults, bad input (kwok) ---------------------
+#
+# On fake nodes the feeder ends a pod behind the start gate only once it has "go" (as its
+# container would wait there); a fed log starts with the barrier line when the pod is ready.
+
+
+def _run_gated(cluster, spec, topic: str, instances: int):
+    """The producers of `spec`, with what the pods looked like at "go" and when it came."""
+    job = KubernetesCluster.job_name("producers", topic)
+    at_go: dict = {}
+
+    def on_go() -> None:
+        at_go["t"] = time.monotonic()
+        at_go["when"] = datetime.now(timezone.utc)
+        at_go["phases"] = sorted(p.status.phase for p in cluster.jobs.pods(job))
+
+    started = time.monotonic()
+    outcomes = cluster.run_producers(steps.producer_load(spec, topic), instances, client_prefix=f"kafkalab-{topic}",
+                                     spread=spec.producer.spread, on_go=on_go)
+    return outcomes, at_go, at_go["t"] - started
+
+
+@pytest.mark.kube
+def test_producer_pods_wait_at_the_start_barrier_until_every_one_is_ready(kube_testbed, perf_cluster):
+    spec = _kube_spec()
+    perf_cluster.jobs.barrier_timeout_s = 6
+    try:
+        _feed_producers(kube_testbed, perf_cluster, "perf-gate", 3)
+        outcomes, at_go, waited = _run_gated(perf_cluster, spec, "perf-gate", 3)
+        assert at_go["phases"] == ["Running"] * 3  # every pod up, none started its load before "go"
+        assert waited < perf_cluster.jobs.barrier_timeout_s  # all were ready: go at once
+        assert [o.status for o in outcomes] == ["ok"] * 3
+        pods = perf_cluster.jobs.last_result.pods.values()
+        assert all(p.metadata.annotations[m.START_ANNOTATION] == "go" for p in pods)
+        assert all(jobs.terminated(p).finished_at >= at_go["when"].replace(microsecond=0) for p in pods)
+        assert all(BARRIER_LINE not in o.raw_output for o in outcomes)  # the handshake is not the tool's output
+
+        # One pod still booting (no barrier line in its log): the others wait for it, up to the timeout.
+        files = _feed_producers(kube_testbed, perf_cluster, "perf-gate-slow", 3)
+        job = KubernetesCluster.job_name("producers", "perf-gate-slow")
+        kube_testbed.serve_logs(perf_cluster.namespace, f"{job}-2-", files[2], termination_message=_summary_line(files[2]))
+        outcomes, at_go, waited = _run_gated(perf_cluster, spec, "perf-gate-slow", 3)
+        assert at_go["phases"] == ["Running"] * 3
+        assert waited >= perf_cluster.jobs.barrier_timeout_s
+        assert [o.status for o in outcomes] == ["ok"] * 3
+    finally:
+        perf_cluster.jobs.barrier_timeout_s = jobs.BARRIER_TIMEOUT_S
+
+
+GENERATOR_OUT = REPO / "tests" / "data" / "loadgen"
+
+
+@pytest.mark.kube
+def test_the_generator_runs_as_producer_and_consumer_pods_parsed_as_locally(kube_testbed, perf_cluster):
+    from kafkalab.kafka import loadgen
+    from kafkalab.load import generator
+    from kafkalab.platforms.kubernetes import loadgen_jobs
+
+    spec = _kube_spec(producer__tool="kafkalab", producer__instances=2, producer__num_records=2000,
+                      producer__record_size=100, producer__throughput=1000, consumer__tool="kafkalab",
+                      consumer__timing="after", consumer__num_records=2000)
+    check_spec(spec)  # the generator is offered on Kubernetes now
+    topic = "perf-gen"
+    produced = GENERATOR_OUT / "producer-2000-at-1000.out"  # captured from a real generator run
+    job = KubernetesCluster.job_name("producers", topic)
+    summary = next(line for line in produced.read_text().splitlines() if line.startswith(loadgen.SUMMARY_PREFIX))
+    for i in range(2):  # the generator prints the barrier line itself, once its client is built
+        kube_testbed.serve_logs(perf_cluster.namespace, f"{job}-{i}-", _at_barrier(produced, perf_cluster.run_dir),
+                                termination_message=summary)
+    lines: list[tuple[str, str]] = []
+    outcomes, alongside = steps.producer_fanout(spec, perf_cluster, topic, on_line=lambda s, ln: lines.append((s, ln)))
+    assert alongside == []
+    expected = loadgen.parse_output(produced.read_text())
+    intervals = generator.load_intervals(expected)
+    for outcome in outcomes:
+        assert outcome.status == "ok", outcome.error
+        assert outcome.tool == "kafkalab" and outcome.stopped_by == "records"
+        assert outcome.intervals == intervals and len(intervals) >= 2
+        assert outcome.output == generator.producer_output(intervals, expected.summary)
+    assert (perf_cluster.run_dir / topic / "producer-1.hlog").read_text() == expected.histogram_log
+    assert ("producer-0", loadgen.log_line(summary)) in lines  # readable lines, no base64
+    assert not any(ln.startswith("Tag=") for _, ln in lines)
+    pod = perf_cluster.jobs.last_result.pods[0]
+    (container,) = pod.spec.containers
+    env = {e.name: e.value for e in container.env}
+    assert env["KAFKALAB_TOOL"] == loadgen_jobs.LOADGEN_TOOL and env["KAFKALAB_TOOL_READS_GO"] == "1"
+    assert container.command[4:6] == ["produce", "--topic"] and "--barrier" in container.command
+
+    consumed = GENERATOR_OUT / "consumer-2000.out"
+    kube_testbed.serve_logs(perf_cluster.namespace, KubernetesCluster.job_name("consumers", topic) + "-0-",
+                            _at_barrier(consumed, perf_cluster.run_dir), termination_message=consumed.read_text())
+    (consumer,) = steps.consumer_test(spec, perf_cluster, topic, 4000)
+    assert consumer.status == "ok", consumer.error
+    assert consumer.summary == generator.consumer_summary(loadgen.parse_output(consumed.read_text()).summary)
+    assert consumer.summary.messages == 2000 and consumer.tool == "kafkalab"
+
+
+def test_faults_and_the_generator_are_offered_on_kubernetes():
+    check_spec(_kube_spec(producer__tool="kafkalab", consumer__tool="kafkalab", consumer__timing="alongside",
+                          faults=[{"action": "kill", "broker": 1, "at_s": 5, "restart_after_s": 5}]))
+
+
+@pytest.mark.kube
+def test_generator_consumers_alongside_the_producers_start_behind_the_same_barrier(kube_testbed, perf_cluster):
+    from kafkalab.kafka import loadgen
+    from kafkalab.load import generator
+
+    spec = _kube_spec(producer__tool="kafkalab", producer__instances=2, producer__num_records=2000,
+                      producer__record_size=100, producer__throughput=1000, consumer__tool="kafkalab",
+                      consumer__timing="alongside", consumer__num_records=2000)
+    topic = "perf-along"
+    produced, consumed = GENERATOR_OUT / "producer-2000-at-1000.out", GENERATOR_OUT / "consumer-2000.out"
+    producers_job, consumers_job = (KubernetesCluster.job_name(kind, topic) for kind in ("producers", "consumers"))
+    summary = next(line for line in produced.read_text().splitlines() if line.startswith(loadgen.SUMMARY_PREFIX))
+    for i in range(2):
+        kube_testbed.serve_logs(perf_cluster.namespace, f"{producers_job}-{i}-", _at_barrier(produced, perf_cluster.run_dir),
+                                termination_message=summary)
+    kube_testbed.serve_logs(perf_cluster.namespace, f"{consumers_job}-0-", _at_barrier(consumed, perf_cluster.run_dir),
+                            termination_message=consumed.read_text())
+    at_go: dict = {}
+
+    def on_go() -> None:
+        pods = perf_cluster.jobs.pods(producers_job) + perf_cluster.jobs.pods(consumers_job)
+        at_go["phases"] = sorted((p.metadata.labels[m.PERF_JOB_LABEL], p.status.phase) for p in pods)
+
+    producers, consumers = perf_cluster.run_load(steps.producer_load(spec, topic), 2, client_prefix=f"kafkalab-{topic}",
+                                                 alongside=steps.consumer_load(spec, topic, 2000), on_go=on_go)
+    # one barrier for both Jobs: every pod of each was up, none had started, when go came
+    assert at_go["phases"] == [(consumers_job, "Running"), (producers_job, "Running"), (producers_job, "Running")]
+    assert [p.status for p in producers] == ["ok", "ok"]
+    (consumer,) = consumers
+    assert consumer.status == "ok", consumer.error
+    assert consumer.summary == generator.consumer_summary(loadgen.parse_output(consumed.read_text()).summary)
+    steps.check_consumers(spec, consumers, 2000)  # judged against what the topic holds, as locally
+    assert consumer.status == "ok"
+    assert _gone(lambda: perf_cluster.jobs.batch.read_namespaced_job(consumers_job, perf_cluster.namespace))
+
+
+def _wait_for(check, what: str, timeout_s: float = 60):
+    deadline = time.monotonic() + timeout_s
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    return found
+
+
+@pytest.mark.kube
+def test_a_broker_pod_deleted_mid_test_is_held_down_then_comes_back(kube_testbed, perf_cluster):
+    from kafkalab.platforms.faults import FaultInjector
+    from kafkalab.spec.models import FaultSpec
+
+    core, ns = perf_cluster.core, perf_cluster.namespace
+    first = core.read_namespaced_pod("kafka-broker-0", ns).metadata.uid
+    injector = FaultInjector(perf_cluster, [FaultSpec(action="kill", broker=0, at_s=0.2, restart_after_s=3),
+                                            FaultSpec(action="stop", broker=0, at_s=6)],
+                             ready_timeout_s=60, stop_grace_s=5)
+    injector.start()  # the producers' "go"
+
+    def successor():
+        pods = core.list_namespaced_pod(ns, field_selector="metadata.name=kafka-broker-0").items
+        return next((p for p in pods if p.metadata.uid != first and p.metadata.deletion_timestamp is None), None)
+
+    held = _wait_for(successor, "the StatefulSet recreating kafka-broker-0", 30)
+    assert perf_cluster.down_brokers() == [0]
+    assert core.read_namespaced_config_map(m.HOLDS_CONFIG_MAP, ns).data == {"kafka-broker-0": "held"}
+    assert m.START_ANNOTATION not in (held.metadata.annotations or {})  # it waits at its gate: Kafka not started
+    _wait_for(lambda: injector.events[0].outcome == "restarted", "broker 0 back after its planned restart", 30)
+    back = core.read_namespaced_pod("kafka-broker-0", ns)
+    assert back.metadata.uid == held.metadata.uid and back.metadata.annotations[m.START_ANNOTATION] == "go"
+    assert core.read_namespaced_config_map(m.HOLDS_CONFIG_MAP, ns).data in (None, {})
+    _wait_for(lambda: injector.events[1].outcome == "down", "broker 0 stopped (clean shutdown)", 30)
+    assert perf_cluster.down_brokers() == [0]
+    injector.producers_finished()
+    events = injector.finish()  # a broker left down is started again when the run ends
+    kill, stop = events
+    assert kill.outcome == "restarted" and kill.at_s == pytest.approx(0.2, abs=1.0)
+    assert kill.restarted_at_s >= 3 and kill.ready_at_s >= kill.restarted_at_s
+    assert stop.outcome == "down" and stop.at_s >= 6
+    assert perf_cluster.down_brokers() == []
+    last = core.read_namespaced_pod("kafka-broker-0", ns)
+    assert last.metadata.uid not in (first, held.metadata.uid) and last.metadata.annotations[m.START_ANNOTATION] == "go"
+    assert 0 in {b.node_id for b in PodListKafka().registered_brokers(perf_cluster)}  # Ready: serving again
+
+
+@pytest.mark.kube
+def test_a_broker_whose_image_is_missing_fails_in_one_line(kube_testbed, perf_cluster):
+    """The node's report of a missing image (as a kubelet with pull policy Never writes it) ends
+    the wait for the brokers at once, in one line naming the image and `make kube-images`."""
+    admin_core = k8s.CoreV1Api(kube_testbed.api_client())
+    ns = perf_cluster.namespace
+    pod = admin_core.read_namespaced_pod("kafka-broker-0", ns)
+    image = pod.spec.containers[0].image
+    admin_core.patch_namespaced_pod_status("kafka-broker-0", ns, {"status": {
+        "conditions": [{"type": "Ready", "status": "False"}],
+        "containerStatuses": [{"name": "kafka", "image": image, "imageID": "", "ready": False, "restartCount": 0,
+                               "state": {"waiting": {"reason": "ErrImageNeverPull", "message":
+                                         f'Container image "{image}" is not present with pull policy of Never'}}}]}})
+    try:
+        _wait_for(lambda: not perf_cluster.apps.read_namespaced_stateful_set_status("kafka-broker", ns).status
+                  .ready_replicas, "the StatefulSet controller seeing the pod not ready", 30)
+        with pytest.raises(ClusterError) as info:
+            perf_cluster.wait_sets_ready(timeout_s=30)
+        assert str(info.value) == (f"kafka-broker-0: image {image} is not on node {pod.spec.node_name} "
+                                   "(ErrImageNeverPull): build and import it with `make kube-images` (the test bed), "
+                                   "or build it from docker/ and push it where the nodes pull from")
+    finally:
+        admin_core.delete_namespaced_pod("kafka-broker-0", ns, grace_period_seconds=0)  # the StatefulSet makes a sound one

@@ -33,9 +33,12 @@ FAULT_METHODS = {"kill_broker": (0,), "stop_broker": (0,), "start_broker": (0,),
 KUBE_WITH_FAULTS = {
     "name": "kube-faults", "platform": "kubernetes",
     "cluster": {"brokers": 3}, "topic": {"partitions": 3, "replication_factor": 3},
-    "producer": {"num_records": 1000, "timeout_s": 60},
+    "producer": {"num_records": 1000, "timeout_s": 60}, "consumer": {"timing": "after"},
     "faults": [{"action": "kill", "broker": 1, "at_s": 2, "restart_after_s": 2}],
 }
+# What Kubernetes still refuses: SASL/TLS.
+KUBE_REFUSED = {**KUBE_WITH_FAULTS, "name": "kube-tls", "cluster": {"brokers": 3, "security": {"protocol": "SSL"}}}
+KUBE_REFUSAL = "cluster.security.protocol: platform kubernetes offers only PLAINTEXT so far, not SSL"
 
 
 def test_every_platform_is_registered_with_its_class():
@@ -73,33 +76,33 @@ def test_capabilities_are_declared_from_the_known_ones(name):
 
 def test_local_offers_everything_and_kubernetes_says_what_not_yet():
     assert LocalCluster.capabilities == KNOWN_CAPABILITIES
-    assert FAULTS not in KubernetesCluster.capabilities and SECURITY not in KubernetesCluster.capabilities
-    assert GENERATOR not in KubernetesCluster.capabilities
-    assert {SCALE, REASSIGN} <= KubernetesCluster.capabilities
+    assert SECURITY not in KubernetesCluster.capabilities
+    assert {SCALE, REASSIGN, FAULTS, GENERATOR} <= KubernetesCluster.capabilities
 
 
-def test_a_platform_without_the_load_generator_refuses_it_before_anything_starts():
-    spec = parse_spec({"name": "k", "platform": "kubernetes", "producer": {"num_records": 10}})
-    with pytest.raises(SpecError, match=r"^spec: producer.tool: platform kubernetes runs only Kafka's perf tools "
-                                        r"so far: set it to kafka-perf$"):
-        platforms.check_spec(spec)
-    consumer_only = parse_spec({"name": "k", "platform": "kubernetes", "producer": {"num_records": 10,
-                                "tool": "kafka-perf"}})
-    with pytest.raises(SpecError, match=r"^spec: consumer.tool: platform kubernetes"):
-        platforms.check_spec(consumer_only)
+def test_kubernetes_runs_the_load_generator_and_refuses_what_its_pods_cannot_have():
+    platforms.check_spec(parse_spec({"name": "k", "platform": "kubernetes", "producer": {"num_records": 10}}))
     platforms.check_spec(parse_spec({"name": "k", "platform": "kubernetes", "producer": {
         "num_records": 10, "tool": "kafka-perf"}, "consumer": {"tool": "kafka-perf"}}))
+    with pytest.raises(SpecError, match=r"^spec: producer.payload_file: platform kubernetes cannot ship a payload "
+                                        r"file to the producer pods yet$"):
+        platforms.check_spec(parse_spec({"name": "k", "platform": "kubernetes", "producer": {
+            "num_records": 10, "payload_file": __file__}}))
 
 
 def test_what_a_platform_lacks_raises_one_clear_line(tmp_path):
-    """Kubernetes cannot inject faults yet: each fault method says so, it does not pretend."""
+    """Consumers alongside ProducerPerformance do not exist: run_load says so, it does not pretend."""
     from kubernetes import client as k8s
 
+    from kafkalab.load.runner import ConsumerLoad, ProducerLoad
+
     cluster = KubernetesCluster(None, tmp_path, BrokerSettings(), KubernetesSpec(), api=k8s.ApiClient(k8s.Configuration()))
-    for method, args in FAULT_METHODS.items():
-        with pytest.raises(ClusterError) as info:
-            getattr(cluster, method)(*args)
-        assert str(info.value) == "platform kubernetes cannot inject broker faults yet (no 'faults' capability)"
+    load = ProducerLoad(topic="t", num_records=1, record_size=1, throughput=-1, props={}, tool="kafka-perf")
+    with pytest.raises(ClusterError) as info:
+        cluster.run_load(load, 1, alongside=ConsumerLoad(topic="t", num_records=1, timeout_ms=1, props={},
+                                                          tool="kafkalab"), client_prefix="x")
+    assert str(info.value) == "consumers alongside the producers need kafkalab's generator on both sides"
+    assert cluster.down_brokers() == []  # faults are offered: nothing is down before one
     assert cluster.metrics_targets() == [] and cluster.release_metrics_targets() is None  # the seam, empty by default
 
 
@@ -110,12 +113,12 @@ def test_the_local_cluster_answers_the_interface_before_it_starts(tmp_path, kafk
         cluster.kill_broker(0)
 
 
-def test_check_spec_refuses_faults_on_kubernetes_in_one_line():
-    spec = parse_spec(KUBE_WITH_FAULTS)  # a valid spec: what it asks is the platform's to refuse
+def test_check_spec_accepts_faults_on_kubernetes_and_refuses_what_it_lacks_in_one_line():
+    check_spec(parse_spec(KUBE_WITH_FAULTS))  # broker pods deleted (platforms/kubernetes/broker_faults.py)
+    check_spec(parse_spec({**KUBE_WITH_FAULTS, "platform": "local"}))
     with pytest.raises(SpecError) as info:
-        check_spec(spec)
-    assert str(info.value) == "spec: faults: platform kubernetes cannot inject broker faults yet"
-    check_spec(parse_spec({**KUBE_WITH_FAULTS, "platform": "local"}))  # the local platform injects them
+        check_spec(parse_spec(KUBE_REFUSED))  # a valid spec: what it asks is the platform's to refuse
+    assert str(info.value) == f"spec: {KUBE_REFUSAL}"
 
 
 def test_check_spec_refuses_security_on_kubernetes():
@@ -128,42 +131,40 @@ def test_check_spec_refuses_security_on_kubernetes():
 
 def test_a_flow_request_is_checked_too():
     """What the UI or a schedule sends goes through resolve_spec: refused before the flow deploys anything."""
-    with pytest.raises(SpecError, match=r"^spec: faults: platform kubernetes cannot"):
-        resolve_spec(spec=KUBE_WITH_FAULTS)
-    with pytest.raises(SpecError, match=r"^spec: faults: platform kubernetes cannot"):
-        resolve_spec(spec=parse_spec(KUBE_WITH_FAULTS))
+    with pytest.raises(SpecError, match=rf"^spec: {KUBE_REFUSAL}$"):
+        resolve_spec(spec=KUBE_REFUSED)
+    with pytest.raises(SpecError, match=rf"^spec: {KUBE_REFUSAL}$"):
+        resolve_spec(spec=parse_spec(KUBE_REFUSED))
 
 
 def test_every_sweep_cell_is_checked():
-    """A sweep comparing platforms: the local cells may inject faults, the Kubernetes ones not yet."""
-    base = {k: v for k, v in KUBE_WITH_FAULTS.items() if k != "name"}
+    """A sweep comparing platforms: the local cells may use TLS, the Kubernetes ones not yet."""
+    base = {k: v for k, v in KUBE_REFUSED.items() if k != "name"}
     sweep = parse_sweep({"name": "kube-sweep", "base": base, "axes": {"platform": ["local", "kubernetes"]}})
     with pytest.raises(SpecError) as info:
         check_plan(plan_sweep(sweep))
-    assert str(info.value) == "kube-sweep: cell 1 (platform=kubernetes): faults: platform kubernetes cannot inject " \
-                              "broker faults yet"
+    assert str(info.value) == f"kube-sweep: cell 1 (platform=kubernetes): {KUBE_REFUSAL}"
 
 
 def test_the_registry_does_not_import_the_kubernetes_client():
     code = ("import sys; from kafkalab import platforms; from kafkalab.spec import parse_spec; "
-            f"spec = parse_spec({KUBE_WITH_FAULTS!r});\n"
+            f"spec = parse_spec({KUBE_REFUSED!r});\n"
             "try: platforms.check_spec(spec)\nexcept Exception as exc: print(exc)\n"
             "print('kubernetes' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["spec: faults: platform kubernetes cannot inject broker faults yet", "False"]
+    assert proc.stdout.splitlines() == [f"spec: {KUBE_REFUSAL}", "False"]
 
 
 @pytest.mark.parametrize("command", ["run", "sweep"])
 def test_the_cli_refuses_in_one_line_and_starts_nothing(tmp_path, command):
     if command == "run":
-        document = KUBE_WITH_FAULTS
-        expected = f"kafkalab: {tmp_path / 'spec.yaml'}: faults: platform kubernetes cannot inject broker faults yet"
+        document = KUBE_REFUSED
+        expected = f"kafkalab: {tmp_path / 'spec.yaml'}: {KUBE_REFUSAL}"
     else:
-        document = {"name": "kube-sweep", "base": {k: v for k, v in KUBE_WITH_FAULTS.items() if k != "name"},
+        document = {"name": "kube-sweep", "base": {k: v for k, v in KUBE_REFUSED.items() if k != "name"},
                     "axes": {"producer.instances": [1, 2]}}
-        expected = ("kafkalab: kube-sweep: cell 0 (producer.instances=1): faults: platform kubernetes cannot "
-                    "inject broker faults yet")
+        expected = f"kafkalab: kube-sweep: cell 0 (producer.instances=1): {KUBE_REFUSAL}"
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(document))
     data_dir = tmp_path / "data"

@@ -89,7 +89,7 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "ta
 RESULT_COLUMNS = (
     "run_id", "experiment", "started_at", "status", "brokers", "partitions", "record_size",
     "producer_instances", "total_records", "window_records_per_sec", "total_records_per_sec", "total_mb_per_sec",
-    "corrected_p99_ms", "worst_p99_ms", "saturated", "records_in_topic",
+    "corrected_p99_ms", "worst_p99_ms", "saturated", "records_in_topic", "bottleneck", "fingerprint_id",
 )
 
 
@@ -172,6 +172,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep_spec = load_sweep(args.spec, args.set)
     plan = plan_sweep(sweep_spec)  # every cell validated before anything starts
     check_plan(plan)  # and what its platform cannot do yet
+    from kafkalab.analysis.capacity import sweep_study_plans
+
+    sweep_study_plans(sweep_spec, plan.cells)  # capacity: each cell's objective, kind and rates
     _check_env_secrets([cell.spec for cell in plan.cells])
     _check_broker_settings([cell.spec for cell in plan.cells])
     if args.dry_run:
@@ -191,7 +194,35 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with _cancellation_is_an_error(sweep_spec.name):
         sweep_id = sweep(sweep_spec, resume=args.resume)
     print(f"sweep {sweep_id} completed")
-    _print_cells(sweep_id)
+    if sweep_spec.capacity is not None:
+        from kafkalab.app.capacity_command import sweep_capacity_table
+
+        print(render(*sweep_capacity_table(sweep_id)))
+    else:
+        _print_cells(sweep_id)
+    return 0
+
+
+def cmd_capacity(args: argparse.Namespace) -> int:
+    from kafkalab.app import capacity_command
+
+    spec, study, plan = capacity_command.check_request(args)  # before anything starts
+    _check_env_secrets([spec])
+    _check_broker_settings([spec])
+    _use_database(args.database_url)
+    from kafkalab.results.store import Store
+
+    with Store() as store:
+        store.migrate()
+    _prefect_defaults()
+    from flows.capacity import capacity
+
+    print(capacity_command.announce(spec, plan), file=sys.stderr)
+    with _cancellation_is_an_error(spec.name):
+        study_id = capacity(study, spec=spec, resume=args.resume)
+    columns, rows, line = capacity_command.study_table(study_id)
+    print(render(columns, rows))
+    print(line)
     return 0
 
 
@@ -338,6 +369,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from kafkalab.results.store import Store
 
     with Store() as store:
+        if args.capacity is not None:  # one study's page (kafkalab.reports.capacity_charts)
+            from kafkalab.reports.capacity_charts import write_capacity_report
+
+            print(write_capacity_report(store, args.out, args.capacity))
+            return 0
         report = write_report(store, args.out, experiment=args.experiment, sweep_id=args.sweep)
     print(f"{report.path}  ({report.runs} runs, {report.cells} cells, {len(report.charts)} charts, "
           f"{report.seconds:.1f} s)")  # fmt: skip
@@ -349,6 +385,13 @@ EXIT_REGRESSION = 3
 
 def cmd_check(args: argparse.Namespace) -> int:
     _use_database(args.database_url)
+    from kafkalab.reports.environment import print_fingerprint_differences
+
+    print_fingerprint_differences(args.experiment, window=args.window)  # before the verdict: what it compares
+    if args.method == "changepoints":  # the default (kafkalab.analysis.changepoints)
+        from kafkalab.app.analysis_commands import cmd_check_change_points
+
+        return cmd_check_change_points(args)
     from kafkalab.reports.trend import check
     from kafkalab.results.store import Store
 
@@ -521,25 +564,32 @@ def build_parser() -> argparse.ArgumentParser:
     which = report.add_mutually_exclusive_group()
     which.add_argument("--experiment", metavar="NAME", help="the runs of one experiment")
     which.add_argument("--sweep", type=int, metavar="ID", help="the runs of one sweep")
+    which.add_argument("--capacity", type=int, metavar="ID", help="one capacity study: its latency-throughput curve")
     report.set_defaults(func=cmd_report)
 
     chk = with_db(sub.add_parser(
-        "check", help="exit 3 when the newest run of an experiment is a regression against the previous runs"))
+        "check", help="exit 3 when the newest change point of an experiment's history is a regression "
+                      "(--method threshold: the newest run against the median of the previous runs)"))
     chk.add_argument("--experiment", required=True, metavar="NAME")
     chk.add_argument("--window", type=int, default=30, metavar="N", help="median over the N previous ok runs (30)")
     chk.add_argument("--drop", type=float, default=0.1, metavar="SHARE",
                      help="a regression falls more than this share below that median (0.1 = 10%%)")
     chk.add_argument("--min-previous", type=int, default=3, metavar="N",
                      help="fewest previous ok runs for a verdict (3); fewer: no verdict, exit 0")
+    from kafkalab.app import analysis_commands
+
+    analysis_commands.add_check_arguments(chk)
+    analysis_commands.add_parsers(sub, with_db, sys.modules[__name__])
     chk.set_defaults(func=cmd_check)
 
     clean = sub.add_parser("clean", help="stop what run directories of dead kafkalab processes left running, free their data")
     clean.add_argument("--clusters", action="store_true", help="also stop the clusters `kafkalab cluster up` left running")
     clean.set_defaults(func=cmd_clean)
 
-    from kafkalab.app import cluster_command
+    from kafkalab.app import capacity_command, cluster_command
 
     cluster_command.add_parser(sub)
+    capacity_command.add_parser(sub, cmd_capacity)
 
     kafka = sub.add_parser("kafka", help="fetch the Kafka jars into the cache (once) and show where they are")
     kafka.add_argument("--version", default=None, help="Apache Kafka version (default: the pinned one)")

@@ -11,14 +11,20 @@ offsets, scaling down, reassignment) the Prefect tasks make themselves.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from kafkalab.core.paths import runs_dir
 from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad
-from kafkalab.model import ConsumerOutcome, ProducerOutcome, RunRecord
+from kafkalab.metrics import bottleneck, fingerprint
+from kafkalab.metrics.client import client_missing, client_series
+from kafkalab.metrics.sampling import sampling
+from kafkalab.model import ConsumerOutcome, ProducerOutcome, RunRecord, Verdict
 from kafkalab.platforms import Cluster
 from kafkalab.platforms.faults import FaultInjector
 from kafkalab.results.integrity import Integrity, acknowledged, consume_count
@@ -92,6 +98,24 @@ def _run_load(spec: ExperimentSpec, cluster: Cluster, topic: str, **kwargs) -> t
                             client_prefix=f"kafkalab-{topic}", spread=spec.producer.spread, **kwargs)
 
 
+@contextlib.contextmanager
+def run_metrics(spec: ExperimentSpec, cluster: Cluster, record: RunRecord, *, on_progress: Progress) -> Iterator[None]:
+    """Broker JMX and host metrics sampled around the load, every reporting interval; the
+    generator's client metrics added from its outcomes. Sets record.metrics, also when the load
+    fails or is interrupted; a sampler's failure never fails the run (kafkalab.metrics.sampling)."""
+    metrics = None
+    try:
+        with sampling(cluster, interval_s=spec.producer.reporting_interval_ms / 1000, on_progress=on_progress,
+                      work_dir=cluster.run_dir / record.topic, enabled=spec.metrics.enabled) as metrics:
+            yield
+    finally:
+        if metrics is not None:
+            if spec.metrics.enabled:
+                metrics.client = client_series(record.producers, record.consumers)
+                metrics.missing += client_missing(record.producers, record.consumers)
+            record.metrics = metrics
+
+
 def consumer_test(
     spec: ExperimentSpec, cluster: Cluster, topic: str, records_held: int, *, on_line: LineSink | None = None
 ) -> list[ConsumerOutcome]:
@@ -142,6 +166,21 @@ def new_run_record(spec: ExperimentSpec, cluster: Cluster, repetition: int, topi
         broker_config=dict(cluster.settings.applied), topic_config=dict(spec.topic.config),
         started_at=datetime.now(timezone.utc), run_dir=str(cluster.run_dir), profile=spec.profile,
     )
+
+
+def take_fingerprint(spec: ExperimentSpec, cluster: Cluster) -> dict[str, Any]:
+    """What the run is about to run on and with (kafkalab.metrics.fingerprint), taken before the
+    load. A fingerprint that cannot be taken says why in `missing`; it never fails the run."""
+    try:
+        return fingerprint.take(cluster, spec)
+    except Exception as exc:  # noqa: BLE001 - the run matters more than its description
+        return {"id": None, "missing": [f"fingerprint: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"]}
+
+
+def judge_bottleneck(record: RunRecord) -> Verdict:
+    """Where the run's limit was (kafkalab.metrics.bottleneck), once its figures and metrics are in."""
+    cores = ((record.fingerprint or {}).get("machine") or {}).get("logical_cpus") or os.cpu_count()
+    return bottleneck.judge(record.figures, record.metrics, cores=cores)
 
 
 def run_error(producers: list[ProducerOutcome], consumers: list[ConsumerOutcome]) -> str | None:

@@ -7,7 +7,8 @@ prints, line by line on stdout:
 - `kafkalab-barrier: ready` (with --barrier), then waits for `go` on stdin;
 - HdrHistogram's interval log: a header (`#[...]` lines and a legend), then per interval one
   `Tag=<kind>,<start_s>,<length_s>,<max_ms>,<HISTFAAA...>` line per kind, in microseconds;
-- after each interval's histograms `kafkalab-interval {json}` (seq, start_ms, end_ms, counts);
+- after each interval's histograms `kafkalab-interval {json}` (seq, start_ms, end_ms, counts,
+  and `client`: the client's own metrics then, under kafkalab.metrics.names' client names);
 - last, `kafkalab-summary {json}`.
 
 Every record carries its send time in the header `kl.sent.us` (microseconds since the epoch,
@@ -273,6 +274,7 @@ class Interval:
     received: int
     bytes: int
     histograms: dict[str, str] = field(default_factory=dict)  # kind -> base64 compressed histogram
+    client_metrics: dict[str, float | None] = field(default_factory=dict)  # name -> value (None: no value yet)
 
 
 @dataclass(frozen=True)
@@ -353,7 +355,20 @@ def _interval(data: dict[str, Any], histograms: dict[str, str]) -> Interval | No
     if any(v is None for k, v in counts.items() if k in data):
         return None
     return Interval(seq=seq, start_ms=start_ms, end_ms=end_ms,
-                    **{k: v or 0 for k, v in counts.items()}, histograms=dict(histograms))
+                    **{k: v or 0 for k, v in counts.items()}, histograms=dict(histograms),
+                    client_metrics=_client_metrics(data.get("client")))
+
+
+_CLIENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def _client_metrics(data: Any) -> dict[str, float | None]:
+    """The interval's client metrics: names as the generator printed them, finite numbers or
+    None; anything else (an older generator, a garbled entry) is left out."""
+    if not isinstance(data, dict):
+        return {}
+    return {name: _optional_number(value) for name, value in data.items()
+            if isinstance(name, str) and _CLIENT_NAME.match(name) and (value is None or _optional_number(value) is not None)}
 
 
 def _optional_number(value: Any) -> float | None:

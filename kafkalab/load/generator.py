@@ -185,10 +185,12 @@ def _wait(inst: Instance, deadline: float, timeout_s: float) -> tuple[int | None
         return None, f"still running after {timeout_s:.0f}s, stopped"
 
 
-def _intervals(output: loadgen.Output) -> list[LoadInterval]:
+def load_intervals(output: loadgen.Output) -> list[LoadInterval]:
+    """The generator's parsed intervals as the model's, on every platform."""
     return [
         LoadInterval(seq=i.seq, start_ms=i.start_ms, end_ms=i.end_ms, sent=i.sent, acked=i.acked, failed=i.failed,
-                     received=i.received, bytes=i.bytes, histograms=dict(i.histograms))
+                     received=i.received, bytes=i.bytes, histograms=dict(i.histograms),
+                     client_metrics=dict(i.client_metrics))
         for i in output.intervals
     ]
 
@@ -204,7 +206,7 @@ def _producer_outcome(inst: Instance, load: ProducerLoad, work_dir: Path, starte
     raw = inst.process.output()
     parsed = loadgen.parse_output(raw)
     _keep_histogram_log(work_dir, inst.name, parsed)
-    intervals = _intervals(parsed)
+    intervals = load_intervals(parsed)
     output = producer_output(intervals, parsed.summary)
     if error is None:
         error = producer_error(exit_code, output, load, raw, stopped_by=parsed.summary.stopped_by
@@ -229,7 +231,7 @@ def _consumer_outcome(inst: Instance, load: ConsumerLoad, work_dir: Path, starte
     return ConsumerOutcome(
         status="failed" if error else "ok", messages_requested=load.num_records, exit_code=exit_code,
         summary=summary, raw_output=raw, started_at=started_at, finished_at=datetime.now(timezone.utc), error=error,
-        instance=inst.index, tool="kafkalab", group=inst.group, intervals=_intervals(parsed),
+        instance=inst.index, tool="kafkalab", group=inst.group, intervals=load_intervals(parsed),
     )
 
 

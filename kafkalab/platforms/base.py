@@ -277,6 +277,17 @@ class Cluster(ABC):
     def release_metrics_targets(self) -> None:
         """Undo what metrics_targets opened. Default: nothing to undo."""
 
+    def node_descriptions(self) -> list[dict[str, Any]]:
+        """The machines the brokers run on, for the run's fingerprint (kafkalab.metrics.fingerprint):
+        type, CPU, memory, kernel, OS. Default: none beyond the machine running the flow."""
+        return []
+
+    @property
+    def broker_java(self) -> str | None:
+        """The java executable the brokers run, when they run on this machine (the fingerprint asks
+        it its vendor and version). Default None: they run elsewhere."""
+        return None
+
     # -- helpers for implementations ------------------------------------------------------
 
     def not_offered(self, capability: str, what: str) -> ClusterError:

@@ -24,8 +24,9 @@ from typing import Any
 
 import pandas as pd
 
+from kafkalab.analysis import changepoints
 from kafkalab.core.errors import SpecError
-from kafkalab.reports import charts, history, latency_charts
+from kafkalab.reports import capacity_charts, charts, history, latency_charts, metrics_charts, trend_charts
 from kafkalab.results.store import Store
 
 MAIN_CHART = "throughput_vs_brokers"
@@ -45,6 +46,9 @@ _CAPTIONS = {
     "the window (every instance measuring, warm-up left out) the run's throughput is stated over.",
     "instance_windows": "Records/s of each producer instance per reporting window (5 s unless the spec set "
     "producer.reporting_interval_ms), the newest run of each cell.",
+    "trend_change_points": "The experiment's runs oldest first, window throughput and merged p99, with the change "
+    "points kafkalab check finds (E-divisive means, Apache Otava): red a regression, green an improvement; grey: "
+    "the mean of each stretch between them.",
     "measured_vs_reference": "Measured cells beside the guide's published results for the same brokers, producers, "
     "record size, acks, batch.size and compression (DC/OS 1.11, AWS m3.xlarge, 3 CPU / 12 GB brokers).",
 }
@@ -97,7 +101,10 @@ def write_report(
         intervals = history.load_intervals(s, run_ids=list(newest)) if newest else pd.DataFrame()
         matches = history.reference_matches(s, run_ids=ok["run_id"].tolist()) if not ok.empty else pd.DataFrame()
 
+        series = metrics_charts.run_series(s, list(newest))  # broker and host series (schema 0007)
+        capacity = capacity_charts.report_section(s, runs["run_id"].tolist())  # studies among these runs (0009)
         sweep = s.sweep(sweep_id) if sweep_id is not None else None
+        trend = _change_points(s, experiment) if experiment is not None and sweep_id is None else None
     title = f"Experiment {experiment}" if experiment else "All measured runs"
     if sweep_id is not None:
         title = f"Sweep {sweep_id}" + (f" ({sweep['name']})" if sweep else "")
@@ -113,16 +120,28 @@ def write_report(
         "corrected_p99_over_time": latency_charts.corrected_p99_over_time(hists, newest),
         "window_throughput": latency_charts.window_throughput(intervals, newest),
         "measured_vs_reference": charts.measured_vs_reference(pairs),
+        "trend_change_points": trend_charts.trend_with_change_points(trend) if trend is not None else None,
     }
     images = {name: png for name, png in drawn.items() if png is not None}
+    limits = metrics_charts.limit_panels(runs, intervals, hists, series, newest)  # per run, verdict as headline
+    cells = metrics_charts.with_verdicts(cells, runs)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"
     report = Report(path=path, title=title, runs=len(runs), cells=len(cells), charts=images,
                     reference_pairs=len(pairs))  # fmt: skip
     report.summary_markdown = _markdown(report, runs, cells)
-    path.write_text(_page(report, runs, cells, pairs, newest, len(ok)), encoding="utf-8")
+    path.write_text(_page(report, runs, cells, pairs, newest, len(ok),
+                          limits=metrics_charts.section(runs, limits, newest), capacity=capacity), encoding="utf-8")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _change_points(store: Store, experiment: str) -> changepoints.Analysis | None:
+    """The experiment's change points as `kafkalab check` finds them; None without measured runs."""
+    try:
+        return changepoints.analyse(store, experiment)
+    except SpecError:  # e.g. the guide's reference runs only
+        return None
 
 
 def _newest_run_per_cell(ok: pd.DataFrame, limit: int) -> dict[int, str]:
@@ -188,6 +207,7 @@ _CELL_COLUMNS = [
     ("mean_records_per_sec", "records/s (mean)"), ("stddev_records_per_sec", "stddev"),
     ("mean_mb_per_sec", "MB/s"), ("mean_avg_latency_ms", "avg latency ms"), ("mean_worst_p99_ms", "worst p99 ms"),
     ("mean_corrected_p99_ms", "corrected p99 ms (merged)"), ("saturated_runs", "saturated runs"),
+    ("bottlenecks", "bottleneck"),
 ]  # fmt: skip
 _PAIR_COLUMNS = [
     ("label", "cell"), ("runs", "runs"), ("mean_records_per_sec", "measured records/s"),
@@ -210,7 +230,8 @@ th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 
 
 def _page(
-    report: Report, runs: pd.DataFrame, cells: pd.DataFrame, pairs: pd.DataFrame, newest: dict[int, str], ok: int
+    report: Report, runs: pd.DataFrame, cells: pd.DataFrame, pairs: pd.DataFrame, newest: dict[int, str], ok: int,
+    *, limits: str = "", capacity: str = "",
 ) -> str:
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     first, last = runs["started_at"].min(), runs["started_at"].max()
@@ -225,10 +246,12 @@ def _page(
         f"{_fmt(first)} to {_fmt(last)}; experiments: {html.escape(experiments)}</p>",
     ]
     for name in ("throughput_vs_brokers", "throughput_vs_record_size", "latency_percentiles", "instance_windows",
-                 "latency_distribution", "corrected_p99_over_time", "window_throughput"):
+                 "latency_distribution", "corrected_p99_over_time", "window_throughput", "trend_change_points"):
         parts.append(_figure(report, name))
         if name == "instance_windows" and name in report.charts and len(newest) < len(cells):
             parts.append(f'<p class="note">Showing the newest run of {len(newest)} of {len(cells)} cells.</p>')
+    parts.append(limits)  # "Where the limit was" (kafkalab.reports.metrics_charts)
+    parts.append(capacity)  # latency-throughput curves (kafkalab.reports.capacity_charts)
     parts.append("<h2>Measured beside the guide</h2>")
     if pairs.empty:
         parts.append(
@@ -251,6 +274,8 @@ def _figure(report: Report, name: str) -> str:
         why = {
             "throughput_vs_record_size": "These runs have a single record size: no record-size curve.",
             "instance_windows": "These runs have no progress windows (runs shorter than the reporting interval).",
+            "trend_change_points": "The trend with change points is drawn in one experiment's report "
+                                   "(kafkalab report --experiment NAME) of two or more measured runs.",
             **dict.fromkeys(("latency_distribution", "corrected_p99_over_time", "window_throughput"),
                             "These runs kept no latency histograms: their producers ran Kafka's perf tool "
                             "(producer.tool kafka-perf), which prints percentiles per instance only."),
@@ -267,12 +292,13 @@ def _markdown(report: Report, runs: pd.DataFrame, cells: pd.DataFrame) -> str:
     lines = [
         f"**{report.title}**: {len(runs)} runs in {len(cells)} cells; report: `{report.path}`",
         "",
-        "| brokers | producers | record size | profile | runs | records/s | MB/s | worst p99 ms |",
-        "|---:|---:|---:|---|---:|---:|---:|---:|",
+        "| brokers | producers | record size | profile | runs | records/s | MB/s | worst p99 ms | bottleneck |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for cell in cells.itertuples():
         lines.append(
             f"| {cell.brokers} | {cell.producer_instances} | {cell.record_size} | {cell.profile} | {cell.runs} | "
-            f"{cell.mean_records_per_sec:,.0f} | {cell.mean_mb_per_sec:,.2f} | {_fmt(cell.mean_worst_p99_ms, 1)} |"
+            f"{cell.mean_records_per_sec:,.0f} | {cell.mean_mb_per_sec:,.2f} | {_fmt(cell.mean_worst_p99_ms, 1)} | "
+            f"{getattr(cell, 'bottlenecks', '')} |"
         )
     return "\n".join(lines)

@@ -83,6 +83,13 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
+def _verdict_line(record: RunRecord, run_id: int | None) -> str:
+    """Where the run's limit was (kafkalab.metrics.bottleneck), with the figure that decided it."""
+    verdict = record.verdict
+    reason = verdict.summary.removeprefix(f"{verdict.bottleneck}: ")
+    return f"- run {run_id or '(spooled)'} limit: **{verdict.bottleneck}**: {reason}".replace("\n", " ")
+
+
 def _spread_line(label: str, values: list[float], unit: str) -> str:
     s = spread(values)
     if s.n == 1:
@@ -158,6 +165,7 @@ def experiment_markdown(
             lines.append(f"- run {t['run_id']} **saturated**: {t['saturation_reason']}"
                          + ("" if t.get("target_records_per_sec") is not None
                             else " (a max-throughput run: read its latency as queueing, not as Kafka's)"))
+    lines += [_verdict_line(record, run_id) for record, run_id in zip(records, run_ids) if record.verdict]
     if ok_totals:
         lines += [
             _spread_line("total throughput (sum of the instances' own averages, as the guide adds them)",
@@ -212,6 +220,7 @@ def run_summary_rows(
             "records_in_topic": record.records_in_topic,
             "consumer_mb_per_sec": round(run.consumer.mb_per_sec, 2) if run.consumer else None,
             "saturation_reason": run.totals.get("saturation_reason") or "",
+            "bottleneck": record.verdict.bottleneck if record.verdict else None,
             "error": record.error or "",
         })
     return rows

@@ -23,16 +23,20 @@ from kafkalab.core import paths
 from kafkalab.model import (
     ConsumerOutcome,
     ConsumerSummary,
+    Evidence,
     FaultEvent,
     LatencySummary,
     LoadInterval,
+    MetricSample,
     ProducerOutcome,
     ProducerOutput,
     ProducerSummary,
     ProducerWindow,
     RunFigures,
+    RunMetrics,
     RunRecord,
     StepTiming,
+    Verdict,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -143,8 +147,15 @@ def _decode_record(raw: dict[str, Any]) -> RunRecord:
         figures = RunFigures(**{**figures, "latency": [LatencySummary(**s) for s in figures.get("latency", [])]})
     steps = [StepTiming(**s) for s in data.pop("steps", [])]
     faults = [FaultEvent(**f) for f in data.pop("fault_events", [])]
+    metrics = data.pop("metrics", None)
+    if metrics is not None:
+        metrics = RunMetrics(**{**metrics, **{kind: [MetricSample(**m) for m in metrics.get(kind, [])]
+                                              for kind in ("broker", "host", "client")}})
+    verdict = data.pop("verdict", None)
+    if verdict is not None:
+        verdict = Verdict(**{**verdict, "evidence": [Evidence(**e) for e in verdict.get("evidence", [])]})
     return RunRecord(**data, producers=producers, consumers=decoded_consumers, figures=figures, steps=steps,
-                     fault_events=faults)
+                     fault_events=faults, verdict=verdict, metrics=metrics)
 
 
 def _intervals(data: list[dict[str, Any]] | None) -> list[LoadInterval]:

@@ -26,6 +26,7 @@ from kafkalab.core.errors import KafkalabError
 from kafkalab.model import ConsumerOutcome, FaultEvent, LoadInterval, ProducerOutcome, ProducerSummary, RunRecord
 from kafkalab.results import spool
 from kafkalab.results.database import connection_problem, make_engine, resolve_url
+from kafkalab.results.run_metrics import insert_run_metrics
 from schema.models import ConsumerResult, Experiment, ProducerResult, Run, RunLatency, StepTiming, Sweep
 from schema.models import FaultEvent as FaultEventRow
 
@@ -134,6 +135,7 @@ class Store:
                 if record.consumers:
                     conn.execute(insert(ConsumerResult), [_consumer_row(run_id, c) for c in record.consumers])
                 _insert_intervals(conn, run_id, record)
+                insert_run_metrics(conn, run_id, record.metrics)  # broker, host and client series (COPY)
                 if record.figures is not None and record.figures.latency:
                     conn.execute(insert(RunLatency), [{"run_id": run_id, **dataclasses.asdict(summary)}
                                                       for summary in record.figures.latency])
@@ -365,6 +367,20 @@ def _run_row(record: RunRecord, experiment_id: int) -> dict[str, Any]:
         "producer_tool": record.producers[0].tool if record.producers else None,
         "consumer_tool": record.consumers[0].tool if record.consumers else None,
         **_figure_columns(record),
+        **_verdict_columns(record),
+    }
+
+
+def _verdict_columns(record: RunRecord) -> dict[str, Any]:
+    """The fingerprint (with its id) and the bottleneck verdict with its evidence (schema 0008)."""
+    verdict = record.verdict
+    return {
+        "fingerprint": record.fingerprint,
+        "fingerprint_id": (record.fingerprint or {}).get("id"),
+        "bottleneck": verdict.bottleneck if verdict else None,
+        "bottleneck_summary": verdict.summary if verdict else None,
+        "bottleneck_evidence": [{**dataclasses.asdict(e), "at": e.at.isoformat() if e.at else None}
+                                for e in verdict.evidence] if verdict else None,
     }
 
 

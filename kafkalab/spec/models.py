@@ -229,8 +229,11 @@ class KubernetesSpec(_Strict):
         None, description="A kubeconfig file; default KUBECONFIG or ~/.kube/config, else the in-cluster service account."
     )
     context: str | None = Field(None, description="The kubeconfig context; default its current one.")
-    image: str | None = Field(None, description="Kafka image of nodes and perf Jobs; default apache/kafka:<kafka_version>.")
-    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    image: str | None = Field(
+        None, description="Kafka image of nodes and perf Jobs; default kafkalab.local/kafka:<kafka_version> "
+        "(built by `make kube-images`, or docker/kafka.Dockerfile for a registry).")
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] | None = Field(
+        None, description="Default Never for kafkalab.local images (no registry serves them), else IfNotPresent.")
     broker_cpu: str = Field("1", description="CPU request and limit per broker (the guide: 1).")
     broker_memory: str | None = Field(None, description="Memory request and limit per broker; default twice the heap.")
     controller_cpu: str = Field("500m", description="CPU request and limit per controller.")
@@ -248,6 +251,10 @@ class KubernetesSpec(_Strict):
     )
     index_retries: int = Field(0, ge=0, le=5, description="Retries per producer instance (backoffLimitPerIndex).")
     teardown_timeout_s: float = Field(300, gt=0, le=3600, description="How long deleting the cluster's namespace may take.")
+    kafka_calls_via: list[str] | None = Field(
+        None, min_length=1, description="Run the flow's own Kafka calls (admin, end offsets, reassignment) behind this "
+        "command prefix, where the brokers' pod names resolve: e.g. [ip, netns, exec, <ns>]. Default: in the flow's "
+        "process, for a flow running inside the cluster (docs/kubernetes.md).")
 
     _quantities = field_validator(
         "broker_cpu", "broker_memory", "controller_cpu", "controller_memory", "storage_size",
@@ -517,6 +524,15 @@ class IntegritySpec(_Strict):
     timeout_s: float = Field(300, gt=0, le=86400, description="How long reading the topic back (consume) may take.")
 
 
+class MetricsSpec(_Strict):
+    """What kafkalab samples during the load (docs/measuring.md, "Broker, host and client metrics")."""
+
+    enabled: bool = Field(
+        True, description="Sample the brokers' JMX, the host (psutil) and the generator's client metrics every "
+                          "reporting interval; false: none (the run says so).",
+    )
+
+
 class RetrySpec(_Strict):
     perf_tests: int = Field(0, ge=0, le=10, description="Retries of a failed producer or consumer test (default none).")
 
@@ -544,6 +560,7 @@ class ExperimentSpec(_Strict):
     )
     integrity: IntegritySpec = Field(default_factory=IntegritySpec)
     load: LoadSpec = Field(default_factory=LoadSpec)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
 
     _name = field_validator("name")(lambda value: _run_name(value))
 
@@ -609,6 +626,35 @@ class ExperimentSpec(_Strict):
         return name if attempt == 1 else f"{name}-attempt{attempt}"
 
 
+CapacityKind = Literal["corrected", "end_to_end"]
+
+
+# The objective, the kind and the rates are checked against the experiment by
+# kafkalab.analysis.slo and .capacity (plan_study) before anything runs: that check needs
+# the experiment spec, and the objective's grammar lives there.
+class CapacitySpec(_Strict):
+    """Capacity under a latency objective: probe, step the rate up, stop at the first break, bisect."""
+
+    model_config = ConfigDict(title="Capacity study")
+
+    slo: str = Field(..., title="Objective", description="The latency objective, e.g. p99<20ms or p99.9<=50ms.")
+    kind: CapacityKind = Field(
+        "corrected", description="corrected: from the intended send time to the acknowledgement; "
+                                 "end_to_end: from the send to a consumer's receipt (needs consumers alongside).",
+    )
+    rates: list[float] | None = Field(
+        None, description="Target rates in records/s (all producers together), increasing; "
+                          "empty: 10%, 20%, ... 110% of a short unthrottled probe.",
+    )
+    repetitions: int = Field(3, ge=1, le=20, description="Runs per step; their histograms are merged.")
+    step_s: float = Field(10, ge=2, le=3600, description="Length of each step's run in seconds (records = rate x this).")
+    resolution: float | None = Field(
+        None, gt=0, description="Bisect until the last passing and first failing rates are this close (records/s); "
+                                "empty: a quarter of the step that found the break.",
+    )
+    max_bisections: int = Field(6, ge=0, le=20, description="At most this many bisection steps.")
+
+
 class ScalingSpec(_Strict):
     """How a sweep changes the broker count of its live cluster between cells."""
 
@@ -633,6 +679,9 @@ class SweepSpec(_Strict):
     )
     repetitions: int = Field(1, ge=1, le=100, description="Runs of each cell (the guide averages 5).")
     scaling: ScalingSpec = Field(default_factory=ScalingSpec)
+    capacity: CapacitySpec | None = Field(
+        None, description="A capacity study per cell instead of fixed-rate runs, e.g. {slo: p99<50ms}.",
+    )
 
     _name = field_validator("name")(lambda value: _run_name(value))
 

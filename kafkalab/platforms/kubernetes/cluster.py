@@ -6,7 +6,8 @@ brokers are registered. Registration, topics, the smoke test and reassignment ar
 steps: they go through `kafka` (a KafkaLevel), by default kafkalab.admin against the brokers'
 headless-service names, which answer where the flow runs inside the cluster. Scaling patches
 the broker StatefulSet's replicas; stop() deletes the namespace and waits until it is gone.
-Broker faults and SASL/TLS are not offered here yet (see CAPABILITIES).
+Perf pods start behind a start barrier (gate.py); broker faults delete broker pods and hold
+them down (broker_faults.py). SASL/TLS are not offered here yet (see CAPABILITIES).
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
-from kafkalab.platforms.base import FAULTS, Cluster, KafkaLevel
-from kafkalab.platforms.kubernetes import CAPABILITIES
+from kafkalab.platforms.base import Cluster, KafkaLevel
+from kafkalab.platforms.kubernetes import CAPABILITIES, images, loadgen_jobs
 from kafkalab.platforms.kubernetes import manifests as m
+from kafkalab.platforms.kubernetes.broker_faults import BrokerFaults
 from kafkalab.platforms.kubernetes.jobs import (
+    JobResult,
     JobRunner,
+    PerfRun,
     SchedulingError,
     api_error,
     consumer_outcome,
@@ -108,6 +112,7 @@ class KubernetesCluster(Cluster):
     brokers: list[BrokerPod] = field(default_factory=list)
     poll_s: float = 0.5
     security: None = None  # SASL/TLS is not offered on this platform yet: PLAINTEXT inside the cluster
+    _faults: BrokerFaults | None = field(default=None, repr=False)
 
     platform = "kubernetes"
     capabilities = CAPABILITIES
@@ -118,10 +123,10 @@ class KubernetesCluster(Cluster):
         self.core = k8s.CoreV1Api(self.api)
         self.apps = k8s.AppsV1Api(self.api)
         self.namespace = f"kafkalab-{m.dns_label(self.name, 40)}-{self.cluster_label}"
+        image = getattr(self.options, "image", None) or images.default_image(self.kafka_version)
         self.layout = m.Layout(
             namespace=self.namespace, cluster_label=self.cluster_label, kafka_cluster_id=self.cluster_id,
-            image=getattr(self.options, "image", None) or f"apache/kafka:{self.kafka_version}",
-            image_pull_policy=getattr(self.options, "image_pull_policy", "IfNotPresent"),
+            image=image, image_pull_policy=images.pull_policy(image, getattr(self.options, "image_pull_policy", None)),
         )
         self.jobs = JobRunner(self.api, self.namespace, poll_s=self.poll_s)
 
@@ -206,9 +211,24 @@ class KubernetesCluster(Cluster):
             notes.append(f"{pod.metadata.name}: {reason}")
         return "; ".join(notes)[:500] or "waiting for the StatefulSet controller"
 
+    def _unschedulable(self, since: dict[str, float]) -> str | None:
+        """A node pod the scheduler has refused for longer than schedule_timeout_s (not enough CPU
+        or memory on any node, ...): the scheduler's reason, one line."""
+        now = time.monotonic()
+        limit = self.options.schedule_timeout_s
+        for pod in self._node_pods():
+            reason = unscheduled_reason(pod)
+            if not reason or not reason.startswith("Unschedulable"):
+                since.pop(pod.metadata.name, None)
+                continue
+            if now - since.setdefault(pod.metadata.name, now) > limit:
+                return f"{pod.metadata.name} not scheduled after {limit:.0f}s: {reason}"[:600]
+        return None
+
     def wait_sets_ready(self, timeout_s: float) -> None:
         """Both StatefulSets report every replica ready."""
         status: dict[str, tuple[int, int]] = {}
+        unscheduled_since: dict[str, float] = {}
 
         def all_ready() -> bool:
             status.update({role: self._set_status(role) for role in m.ROLES})
@@ -216,6 +236,8 @@ class KubernetesCluster(Cluster):
                 return True
             if reason := self.dead_node():
                 raise ClusterError(reason)
+            if reason := self._unschedulable(unscheduled_since):
+                raise SchedulingError(reason)
             return False
 
         def shown() -> str:
@@ -323,32 +345,87 @@ class KubernetesCluster(Cluster):
                       on_line: LineSink | None = None, on_go: Callable[[], None] | None = None,
                       ) -> list[ProducerOutcome]:
         """The fan-out: one Indexed Job of `instances` pods placed per `spread` (producer.spread);
-        one ProducerOutcome per instance, as the local fan-out returns. `on_go` is called once
-        every instance's pod runs."""
+        one ProducerOutcome per instance, as the local fan-out returns. Kafka's ProducerPerformance
+        or kafkalab's generator (load.tool). `on_go` is called when the pods get "go" behind
+        their start barrier (gate.py): every instance's pod runs and is ready."""
+        producers, _ = self._run_load(load, instances, None, client_prefix=client_prefix, spread=spread,
+                                      on_line=on_line, on_go=on_go)
+        return producers
+
+    def run_load(self, load: ProducerLoad, instances: int, *, alongside: ConsumerLoad | None = None,
+                 client_prefix: str, spread: str = "any", on_line: LineSink | None = None,
+                 on_go: Callable[[], None] | None = None) -> tuple[list[ProducerOutcome], list[ConsumerOutcome]]:
+        """The producers, with `alongside` consumers (the generator's) reading while they write: two
+        Jobs behind one start barrier, the consumers joined to their group first, as locally."""
+        if alongside is not None and (load.tool != "kafkalab" or alongside.tool != "kafkalab"):
+            raise ClusterError("consumers alongside the producers need kafkalab's generator on both sides")
+        return self._run_load(load, instances, alongside, client_prefix=client_prefix, spread=spread,
+                              on_line=on_line, on_go=on_go)
+
+    def _producer_run(self, load: ProducerLoad, instances: int, *, client_prefix: str, spread: str) -> PerfRun:
         name = self.job_name("producers", load.topic)
         labels = {m.PERF_JOB_LABEL: name}
         secret = m.client_secret(self.layout, f"{name}-client", {**load.props, "bootstrap.servers": self.bootstrap_servers},
                                  labels)
-        job = m.producer_job(
+        job = (loadgen_jobs.producer_job if load.tool == "kafkalab" else m.producer_job)(
             self.layout, name=name, secret=secret.metadata.name, load=load, instances=instances,
             spread=spread, pod=self._perf_pod(load.heap_mb), client_prefix=f"{client_prefix}-producer",
             index_retries=self.options.index_retries, deadline_s=load.timeout_s + self.options.schedule_timeout_s,
         )
-        result = self.jobs.run(job, secret, completions=instances, schedule_timeout_s=self.options.schedule_timeout_s,
-                               timeout_s=load.timeout_s, what=f"producers x{instances}", on_started=on_go)
+        return PerfRun(job, secret, instances, f"producers x{instances}", load.timeout_s)
+
+    def _consumer_run(self, load: ConsumerLoad, *, join_first: bool) -> PerfRun:
+        name = self.job_name("consumers", load.topic)
+        secret = m.client_secret(self.layout, f"{name}-client", {**load.props, "bootstrap.servers": self.bootstrap_servers},
+                                 {m.PERF_JOB_LABEL: name})
+        job = loadgen_jobs.consumer_job(self.layout, name=name, secret=secret.metadata.name, load=load,
+                                        pod=self._perf_pod(load.heap_mb), client_prefix=f"kafkalab-{load.topic}-consumer",
+                                        deadline_s=load.timeout_s + self.options.schedule_timeout_s,
+                                        join_first=join_first)
+        return PerfRun(job, secret, load.instances, f"consumers x{load.instances}", load.timeout_s)
+
+    def _run_load(self, load: ProducerLoad, instances: int, alongside: ConsumerLoad | None, *, client_prefix: str,
+                  spread: str, on_line: LineSink | None, on_go: Callable[[], None] | None,
+                  ) -> tuple[list[ProducerOutcome], list[ConsumerOutcome]]:
+        producer_run = self._producer_run(load, instances, client_prefix=client_prefix, spread=spread)
+        runs = [producer_run] if alongside is None else [self._consumer_run(alongside, join_first=True), producer_run]
+        results = self.jobs.run_together(runs, schedule_timeout_s=self.options.schedule_timeout_s, on_started=on_go)
+        result = results[-1]
         work_dir = self.run_dir / load.topic
+        generator = load.tool == "kafkalab"
         shared = shared_nodes(result.pods) if spread == "one-per-node" else {}
         outcomes = []
         for index, pod in sorted(result.pods.items()):
-            outcome = producer_outcome(index, pod, client_id=f"{client_prefix}-producer-{index}", load=load,
-                                       read_log=result.read_log)
+            client_id = f"{client_prefix}-producer-{index}"
+            if generator:
+                outcome = loadgen_jobs.producer_outcome(index, pod, client_id=client_id, load=load,
+                                                        read_log=result.read_log, work_dir=work_dir)
+            else:
+                outcome = producer_outcome(index, pod, client_id=client_id, load=load, read_log=result.read_log)
             if result.timed_out and outcome.exit_code is None:
                 outcome.error = f"still running after {load.timeout_s:.0f}s, stopped"
-            keep_output(work_dir, f"producer-{index}", outcome.raw_output, on_line)
+            keep_output(work_dir, f"producer-{index}", outcome.raw_output,
+                        loadgen_jobs.readable(on_line) if generator else on_line)
             outcomes.append(outcome)
+        consumers = [] if alongside is None else self._consumer_outcomes(
+            alongside, results[0], counted=False, on_line=on_line)  # what the topic holds is known only now
         if shared:  # one-per-node met only one after the other: not a fan-out (outputs kept above)
             index = min(shared)
-            raise SchedulingError(f"producers x{instances}: instance {index} {shared[index]}; Job {name} deleted")
+            raise SchedulingError(f"producers x{instances}: instance {index} {shared[index]}; "
+                                  f"Job {producer_run.name} deleted")
+        return outcomes, consumers
+
+    def _consumer_outcomes(self, load: ConsumerLoad, result: JobResult, *, counted: bool | None,
+                           on_line: LineSink | None) -> list[ConsumerOutcome]:
+        work_dir = self.run_dir / load.topic
+        outcomes = []
+        for index, pod in sorted(result.pods.items()):
+            outcome = loadgen_jobs.consumer_outcome(index, pod, load=load, read_log=result.read_log, work_dir=work_dir,
+                                                    counted=counted)
+            if result.timed_out and outcome.exit_code is None:
+                outcome.error, outcome.status = f"still running after {load.timeout_s:.0f}s, stopped", "failed"
+            keep_output(work_dir, f"consumer-{index}", outcome.raw_output, loadgen_jobs.readable(on_line))
+            outcomes.append(outcome)
         return outcomes
 
     def run_consumer(self, load: ConsumerLoad, *, group: str, on_line: LineSink | None = None) -> ConsumerOutcome:
@@ -367,22 +444,49 @@ class KubernetesCluster(Cluster):
         keep_output(self.run_dir / load.topic, "consumer", outcome.raw_output, on_line)
         return outcome
 
-    # -- faults: not offered on this platform yet (check_spec refuses `faults:` first) ----------
+    def run_consumers(self, load: ConsumerLoad, *, on_line: LineSink | None = None) -> list[ConsumerOutcome]:
+        """After the producers: ConsumerPerformance as one pod, or the generator's `load.instances`
+        consumers as one Indexed Job behind the start barrier."""
+        if load.tool != "kafkalab":
+            return [self.run_consumer(load, group=load.group, on_line=on_line)]
+        (result,) = self.jobs.run_together([self._consumer_run(load, join_first=False)],
+                                           schedule_timeout_s=self.options.schedule_timeout_s)
+        return self._consumer_outcomes(load, result, counted=None, on_line=on_line)
+
+    # -- faults: broker pods deleted and held down (broker_faults.py) ---------------------------
+
+    @property
+    def faults(self) -> BrokerFaults:
+        if self._faults is None:
+            self._faults = BrokerFaults(self.core, self.namespace, poll_s=self.poll_s, registered=lambda: {
+                b.node_id for b in self.kafka.registered_brokers(self)})
+        return self._faults
 
     def kill_broker(self, node_id: int) -> None:
-        raise self.not_offered(FAULTS, "inject broker faults")
+        """Delete the broker's pod with grace period 0 (no controlled shutdown); held down until start_broker."""
+        self.faults.take_down(node_id, grace_s=None)
 
     def stop_broker(self, node_id: int, grace_s: float = 30) -> None:
-        raise self.not_offered(FAULTS, "inject broker faults")
+        """Delete the broker's pod with `grace_s` for its controlled shutdown, and wait; held down until start_broker."""
+        self.faults.take_down(node_id, grace_s=grace_s)
 
     def start_broker(self, node_id: int) -> int:
-        raise self.not_offered(FAULTS, "inject broker faults")
+        """Let the pod the StatefulSet recreated start Kafka (same claim: same data with persistent storage)."""
+        return self.faults.bring_back(node_id)
 
     def wait_broker_back(self, node_id: int, since: int, timeout_s: float = 120) -> None:
-        raise self.not_offered(FAULTS, "inject broker faults")
+        self.faults.wait_back(node_id, since, timeout_s)
 
     def down_brokers(self) -> list[int]:
-        raise self.not_offered(FAULTS, "inject broker faults")
+        return self.faults.down()
+
+    # -- the fingerprint --------------------------------------------------------------------
+
+    def node_descriptions(self) -> list[dict[str, object]]:
+        """The nodes the broker pods run on, from their Node objects (kafkalab.platforms.kubernetes.nodes)."""
+        from kafkalab.platforms.kubernetes.nodes import broker_nodes
+
+        return broker_nodes(self.core, self._node_pods("broker"))
 
 
 def planned_broker_config(layout: m.Layout, settings: BrokerSettings, broker_count: int) -> dict[str, object]:

@@ -5,7 +5,8 @@ app.kubernetes.io/managed-by=kafkalab` find it): a ConfigMap with the broker and
 settings (the same mapping the local platform writes into server.properties), a headless
 Service and a StatefulSet per role. The container command computes node.id from the pod's
 ordinal (kafka-broker-2 -> 2, kafka-controller-0 -> 1000, as locally), formats its storage
-for the cluster id and starts the node; the image is the official apache/kafka.
+for the cluster id and starts the node. The image (images.py) is kafkalab.local/kafka by
+default, whose /opt/kafka/bin scripts (docker/kafka/) stand where apache/kafka has its own.
 
 Perf tests are Jobs in the same image: the producer fan-out one Indexed Job (completion
 index = instance), the consumer test a plain Job. Client settings come from a Secret
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from kubernetes import client as k8s
 
 from kafkalab.kafka import perftools
+from kafkalab.kafka.loadgen import BARRIER_LINE
 from kafkalab.kafka.properties import render_properties
 from kafkalab.platforms.local import CONTROLLER_ID_BASE  # controllers 1000.., brokers 0..N-1 on both platforms
 
@@ -34,7 +36,7 @@ HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 
 BROKER_PORT = 9092
 CONTROLLER_PORT = 9093
-KAFKA_UID = 1000  # appuser of the apache/kafka image
+KAFKA_UID = 1000  # kafka in kafkalab's image (kubetestbed/images.py), appuser in apache/kafka
 DATA_DIR = "/var/lib/kafka/data"
 CONFIG_DIR = "/etc/kafkalab"
 CLIENT_CONFIG_DIR = "/etc/kafkalab/client"
@@ -45,6 +47,14 @@ CONSUMER_TOOL = f"{KAFKA_BIN}/kafka-consumer-perf-test.sh"
 # What a perf pod keeps as its termination message (at most 4096 bytes): the result lines.
 PRODUCER_RESULT_LINES = r" ms 99\.9th\."
 CONSUMER_RESULT_LINES = r"^(start\.time|[0-9]{4}-[0-9]{2}-[0-9]{2} )"
+# The start gate (kafkalab/platforms/kubernetes/gate.py): the flow sets START_ANNOTATION to "go"
+# on a pod, and the kubelet writes it into START_DIR/go (downward API, rewritten on every
+# update of the pod, unlike a mounted ConfigMap). Perf pods wait there before their load; a
+# broker pod waits there only while a fault holds it down (its pod name a key of HOLDS_CONFIG_MAP).
+START_ANNOTATION = "kafkalab.io/start"
+START_DIR = "/etc/kafkalab-start"
+HOLDS_CONFIG_MAP = "kafka-holds"
+HOLDS_DIR = "/etc/kafkalab-holds"
 
 ROLES = ("controller", "broker")
 
@@ -158,6 +168,10 @@ def headless_service(layout: Layout, role: str) -> k8s.V1Service:
 NODE_SCRIPT = r"""set -eu
 ordinal="${HOSTNAME##*-}"
 node_id=$((KAFKALAB_NODE_ID_BASE + ordinal))
+if [ -e "/etc/kafkalab-holds/$HOSTNAME" ]; then  # a fault keeps this broker down until the flow says go
+  echo "kafkalab: $HOSTNAME held down by a fault, waiting for go"
+  until [ "$(cat /etc/kafkalab-start/go 2>/dev/null)" = go ]; do sleep 0.2; done
+fi
 mkdir -p /tmp/kafkalab
 config=/tmp/kafkalab/server.properties
 cp "/etc/kafkalab/${KAFKALAB_ROLE}.properties" "$config"
@@ -189,6 +203,16 @@ def _security_context() -> k8s.V1PodSecurityContext:
 
 def _container_security() -> k8s.V1SecurityContext:
     return k8s.V1SecurityContext(allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"]))
+
+
+def _start_volume() -> k8s.V1Volume:
+    """START_DIR/go: the pod's own START_ANNOTATION (empty until the flow sets it)."""
+    return k8s.V1Volume(name="start", downward_api=k8s.V1DownwardAPIVolumeSource(items=[k8s.V1DownwardAPIVolumeFile(
+        path="go", field_ref=k8s.V1ObjectFieldSelector(field_path=f"metadata.annotations['{START_ANNOTATION}']"))]))
+
+
+def _start_mount() -> k8s.V1VolumeMount:
+    return k8s.V1VolumeMount(name="start", mount_path=START_DIR, read_only=True)
 
 
 def _resources(cpu: str, memory: str) -> k8s.V1ResourceRequirements:
@@ -226,9 +250,14 @@ def node_stateful_set(layout: Layout, role: str, replicas: int, res: NodeResourc
         volume_mounts=[
             k8s.V1VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
             k8s.V1VolumeMount(name="data", mount_path=DATA_DIR),
+            k8s.V1VolumeMount(name="holds", mount_path=HOLDS_DIR, read_only=True),
+            _start_mount(),
         ],
     )
-    volumes = [k8s.V1Volume(name="config", config_map=k8s.V1ConfigMapVolumeSource(name=CONFIG_MAP))]
+    volumes = [k8s.V1Volume(name="config", config_map=k8s.V1ConfigMapVolumeSource(name=CONFIG_MAP)),
+               # read once at the pod's start (a new pod sees the map as it is): no refresh delay matters
+               k8s.V1Volume(name="holds", config_map=k8s.V1ConfigMapVolumeSource(name=HOLDS_CONFIG_MAP, optional=True)),
+               _start_volume()]
     claims = None
     if res.storage == "ephemeral":
         volumes.append(k8s.V1Volume(name="data", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit=res.storage_size)))
@@ -275,8 +304,31 @@ cp /etc/kafkalab/client/client.properties /tmp/kafkalab/client.properties
 if [ -n "${KAFKALAB_CLIENT_PREFIX:-}" ]; then
   printf 'client.id=%s-%s\n' "$KAFKALAB_CLIENT_PREFIX" "${JOB_COMPLETION_INDEX:-0}" >> /tmp/kafkalab/client.properties
 fi
-{ "$KAFKALAB_TOOL" "$@" 2>&1; echo $? > /tmp/kafkalab/exit-code; } | tee /tmp/kafkalab/output.log
-code=$(cat /tmp/kafkalab/exit-code)
+# The start barrier: "go" arrives as the pod's annotation (START_DIR/go, see gate.py).
+went() { [ "$(cat /etc/kafkalab-start/go 2>/dev/null)" = go ]; }
+if [ -n "${KAFKALAB_BARRIER_MAIN:-}" ] && [ -x /opt/kafkalab/bin/kafkalab-start-barrier ]; then
+  # kafkalab's image: the tool's JVM boots behind StartBarrier (kafkalab/java/StartBarrier.java), as locally
+  set -- "$KAFKALAB_BARRIER_MAIN" "$@"
+  KAFKALAB_TOOL=/opt/kafkalab/bin/kafkalab-start-barrier
+  KAFKALAB_TOOL_READS_GO=1
+fi
+if [ "${KAFKALAB_TOOL_READS_GO:-}" = 1 ]; then
+  # The tool boots, prints the barrier line itself and reads "go" on stdin: a FIFO fed from here.
+  mkfifo /tmp/kafkalab/go
+  { "$KAFKALAB_TOOL" "$@" < /tmp/kafkalab/go 2>&1; echo $? > /tmp/kafkalab/exit-code; } | tee /tmp/kafkalab/output.log &
+  run=$!
+  exec 3> /tmp/kafkalab/go
+  until went || ! kill -0 "$run" 2>/dev/null; do sleep 0.1; done
+  trap '' PIPE  # a tool that died before "go": its exit code counts, not this write's
+  echo go >&3
+  exec 3>&-
+  wait "$run"
+else
+  echo "$KAFKALAB_BARRIER_LINE"  # the tool starts its JVM after "go"
+  until went; do sleep 0.1; done
+  { "$KAFKALAB_TOOL" "$@" 2>&1; echo $? > /tmp/kafkalab/exit-code; } | tee /tmp/kafkalab/output.log
+fi
+code=$(cat /tmp/kafkalab/exit-code 2>/dev/null || echo 1)
 grep -E "$KAFKALAB_RESULT_LINES" /tmp/kafkalab/output.log | tail -c 4000 > /dev/termination-log
 exit "$code"
 """
@@ -332,17 +384,28 @@ def perf_job(
     client_prefix: str | None = None,
     index_retries: int = 0,
     deadline_s: float | None = None,
+    tool_reads_go: bool = False,
+    barrier_main: str | None = None,
 ) -> k8s.V1Job:
     """A perf tool as a Job: `indexed` with completions = parallelism = `instances` (one pod per
     instance, JOB_COMPLETION_INDEX = instance), else one pod. Nothing restarts in place; with
-    `index_retries` an index that failed gets a new pod (backoffLimitPerIndex)."""
+    `index_retries` an index that failed gets a new pod (backoffLimitPerIndex).
+
+    Every pod waits behind the start barrier: `tool_reads_go` for a tool that prints the
+    barrier line itself and reads "go" on stdin (kafkalab's generator); else, in an image with
+    kafkalab's StartBarrier, `barrier_main` (the tool's main class) boots behind it; else the
+    tool starts after "go"."""
     job_labels = {PERF_JOB_LABEL: name}
     affinity, spread_constraints = spread_rules(spread, {CLUSTER_LABEL: layout.cluster_label, **job_labels})
     env = [
         k8s.V1EnvVar(name="KAFKALAB_TOOL", value=tool),
         k8s.V1EnvVar(name="KAFKALAB_RESULT_LINES", value=result_lines),
         k8s.V1EnvVar(name="KAFKA_HEAP_OPTS", value=f"-Xms{pod.heap_mb}m -Xmx{pod.heap_mb}m"),
+        k8s.V1EnvVar(name="KAFKALAB_BARRIER_LINE", value=BARRIER_LINE),
+        k8s.V1EnvVar(name="KAFKALAB_TOOL_READS_GO", value="1" if tool_reads_go else "0"),
     ]
+    if barrier_main and not tool_reads_go:
+        env.append(k8s.V1EnvVar(name="KAFKALAB_BARRIER_MAIN", value=barrier_main))
     if client_prefix:
         env.append(k8s.V1EnvVar(name="KAFKALAB_CLIENT_PREFIX", value=client_prefix))
     container = k8s.V1Container(
@@ -355,7 +418,8 @@ def perf_job(
         security_context=_container_security(),
         termination_message_path="/dev/termination-log",
         termination_message_policy="FallbackToLogsOnError",
-        volume_mounts=[k8s.V1VolumeMount(name="client-config", mount_path=CLIENT_CONFIG_DIR, read_only=True)],
+        volume_mounts=[k8s.V1VolumeMount(name="client-config", mount_path=CLIENT_CONFIG_DIR, read_only=True),
+                       _start_mount()],
     )
     spec = k8s.V1JobSpec(
         completions=instances if indexed else 1,
@@ -372,7 +436,7 @@ def perf_job(
                 security_context=_security_context(),
                 automount_service_account_token=False,
                 volumes=[k8s.V1Volume(name="client-config", secret=k8s.V1SecretVolumeSource(
-                    secret_name=secret, default_mode=0o440))],
+                    secret_name=secret, default_mode=0o440)), _start_volume()],
             ),
         ),
     )
@@ -393,7 +457,7 @@ def producer_job(layout: Layout, *, name: str, secret: str, load, instances: int
     return perf_job(
         layout, name=name, secret=secret, tool=PRODUCER_TOOL, args=args, result_lines=PRODUCER_RESULT_LINES,
         pod=pod, instances=instances, indexed=True, spread=spread, client_prefix=client_prefix,
-        index_retries=index_retries, deadline_s=deadline_s,
+        index_retries=index_retries, deadline_s=deadline_s, barrier_main=perftools.PRODUCER_MAIN,
     )
 
 

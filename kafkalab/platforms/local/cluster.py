@@ -29,11 +29,12 @@ from kafkalab.kafka.security import PLAINTEXT, ClusterSecurity, Endpoint
 from kafkalab.load import runner
 from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
-from kafkalab.platforms.base import FAULTS, GENERATOR, REASSIGN, SCALE, SECURITY, Cluster, KafkaLevel
+from kafkalab.platforms.base import FAULTS, GENERATOR, REASSIGN, SCALE, SECURITY, Cluster, KafkaLevel, MetricsTarget
 
 CONTROLLER_ID_BASE = 1000  # controllers 1000.., brokers 0..N-1: distinct KRaft node ids
 # What a broker logs once it is registered, caught up, unfenced and serving (BrokerServer).
 BROKER_STARTED_LINE = b"Transition from STARTING to STARTED"
+LOOPBACK_JMX_MAIN = "LoopbackJmx"  # kafkalab/java/LoopbackJmx.java: starts the broker with JMX on loopback
 
 
 def new_cluster_id() -> str:
@@ -54,6 +55,7 @@ class Node:
     port: int
     directory: Path
     process: ManagedProcess | None = None
+    jmx_port: int | None = None  # brokers: their JMX, on 127.0.0.1 only (LOOPBACK_JMX_MAIN)
 
     @property
     def name(self) -> str:
@@ -92,6 +94,10 @@ class LocalCluster(Cluster):
     capabilities = frozenset({FAULTS, SCALE, REASSIGN, SECURITY, GENERATOR})
 
     # -- layout -------------------------------------------------------------------------
+
+    @property
+    def broker_java(self) -> str:
+        return self.dist.java
 
     @property
     def quorum_voters(self) -> str:
@@ -151,7 +157,7 @@ class LocalCluster(Cluster):
     def _new_node(self, node_id: int, role: str) -> Node:
         directory = self.run_dir / (f"controller-{node_id}" if role == "controller" else f"broker-{node_id}")
         directory.mkdir(parents=True, exist_ok=False)
-        return Node(node_id, role, free_port(), directory)
+        return Node(node_id, role, free_port(), directory, jmx_port=free_port() if role == "broker" else None)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -186,8 +192,14 @@ class LocalCluster(Cluster):
             options = [f"-Dkafka.logs.dir={node.directory}"]
             if self.record_class_archive is not None and node.role == "broker":
                 options.append(f"-XX:ArchiveClassesAtExit={self.record_class_archive}")
+            main, args, classpath = BROKER_MAIN, [str(node.config_path)], []
+            jmx = self.dist.compiled_helper(LOOPBACK_JMX_MAIN, against_kafka=False) if node.role == "broker" else None
+            if jmx is None:
+                node.jmx_port = None  # no javac: no JMX, and the run's broker metrics say so
+            else:  # the broker's JMX on 127.0.0.1:<jmx_port> only (kafkalab/java/LoopbackJmx.java)
+                main, args, classpath = LOOPBACK_JMX_MAIN, [str(node.jmx_port), BROKER_MAIN, *args], [jmx]
             cmd = self.dist.java_command(
-                BROKER_MAIN, [str(node.config_path)], heap_mb=heap, log_config="broker", jvm_options=options,
+                main, args, heap_mb=heap, log_config="broker", jvm_options=options, extra_classpath=classpath,
                 class_archive=None if self.record_class_archive else "broker",
             )
             node.process = ManagedProcess(node.name, cmd, node.log_path, cwd=node.directory)
@@ -348,6 +360,14 @@ class LocalCluster(Cluster):
         pids = self.run_dir / "pids.json"
         if pids.exists():
             pids.unlink()
+
+    def metrics_targets(self) -> list[MetricsTarget]:
+        """Each live broker's JMX (127.0.0.1:<port>) and JVM, and each controller's JVM."""
+        targets = [MetricsTarget("broker-jmx", b.name, f"{LOOPBACK}:{b.jmx_port}" if b.jmx_port else None,
+                                 b.process.pid)
+                   for b in self.brokers if b.process is not None and b.process.poll() is None]
+        return targets + [MetricsTarget("process", c.name, pid=c.process.pid)
+                          for c in self.controllers if c.process is not None and c.process.poll() is None]
 
     def processes(self) -> list[ManagedProcess]:
         return [n.process for n in self.controllers + self.brokers if n.process is not None]

@@ -64,6 +64,7 @@ final class ConsumeCommand {
             }
             long goNs = System.nanoTime();  // idle time never counts the wait at the barrier
             Intervals intervals = new Intervals(KINDS, COUNTERS, out);
+            intervals.clientMetrics(new ClientMetrics(source.metrics(), ClientMetrics.CONSUMER));
             intervals.start(intervalMs);
             if (!joinFirst) {
                 subscribedNs = System.nanoTime();

@@ -3,6 +3,7 @@ package dev.kafkalab.loadgen;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.HdrHistogram.WriterReaderPhaser;
 
 /**
@@ -23,6 +24,7 @@ final class Intervals {
     private final ScheduledExecutorService reporter;
     private long seq;
     private long startMs;
+    private volatile Supplier<Json> clientMetrics;
 
     Intervals(String[] kinds, String[] counterNames, Output out) {
         this.kinds = kinds;
@@ -50,6 +52,11 @@ final class Intervals {
         phaser.writerCriticalSectionExit(token);
     }
 
+    /** The client's own metrics (ClientMetrics), added to every interval line as "client". */
+    void clientMetrics(Supplier<Json> metrics) {
+        clientMetrics = metrics;
+    }
+
     /** Start the clock: the log header now, an interval every `intervalMs` from here. */
     synchronized void start(long intervalMs) {
         startMs = System.currentTimeMillis();
@@ -73,6 +80,16 @@ final class Intervals {
         Json line = new Json().put("seq", ++seq).put("start_ms", startMs).put("end_ms", endMs);
         for (int i = 0; i < counterNames.length; i++) {
             line.put(counterNames[i], done.counters[i].get());
+        }
+        Supplier<Json> client = clientMetrics;
+        if (client != null) {
+            Json values;
+            try {
+                values = client.get();
+            } catch (RuntimeException e) {
+                values = null;  // missing for this interval; the interval itself is still reported
+            }
+            line.put("client", values);
         }
         out.line(Output.INTERVAL + line);
         startMs = endMs;

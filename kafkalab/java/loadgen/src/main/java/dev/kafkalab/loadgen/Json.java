@@ -1,6 +1,6 @@
 package dev.kafkalab.loadgen;
 
-/** One flat JSON object, keys in the order they are put (the protocol lines stay readable). */
+/** One JSON object (flat, or with nested objects), keys in the order they are put (the protocol lines stay readable). */
 final class Json {
     private final StringBuilder text = new StringBuilder("{");
 
@@ -24,6 +24,11 @@ final class Json {
 
     Json put(String key, String value) {
         return raw(key, value == null ? "null" : quote(value));
+    }
+
+    /** A nested object (the client metrics of an interval, a broker's sample). */
+    Json put(String key, Json value) {
+        return raw(key, value == null ? "null" : value.toString());
     }
 
     private Json raw(String key, String value) {

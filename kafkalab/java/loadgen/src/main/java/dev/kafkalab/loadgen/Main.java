@@ -2,7 +2,7 @@ package dev.kafkalab.loadgen;
 
 /**
  * kafkalab's load generator: `produce` or `consume` against one topic, measuring latency with
- * HdrHistogram per reporting interval. See kafkalab/kafka/loadgen.py for the output protocol.
+ * HdrHistogram per reporting interval; and `jmx`, the brokers' JMX sampled per interval (JmxCommand). See kafkalab/kafka/loadgen.py for the output protocol.
  *
  * Exit codes: 0 done, 1 fatal error (`kafkalab-error:` on stderr), 2 wrong command line,
  * 3 the start barrier was released with something other than "go".
@@ -19,7 +19,8 @@ public final class Main {
             code = switch (role) {
                 case "produce" -> ProduceCommand.run(args, out);
                 case "consume" -> ConsumeCommand.run(args, out);
-                default -> throw new Options.UsageError("usage: Main produce|consume [options]");
+                case "jmx" -> JmxCommand.run(args, out);
+                default -> throw new Options.UsageError("usage: Main produce|consume|jmx [options]");
             };
         } catch (Options.UsageError e) {
             Output.error(e.getMessage());

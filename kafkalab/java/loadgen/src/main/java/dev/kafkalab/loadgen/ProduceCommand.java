@@ -92,8 +92,9 @@ final class ProduceCommand {
             if (o.flag("--barrier")) {
                 Barrier.await(out);
             }
-            ProduceCommand command = new ProduceCommand(topic, producer, new Intervals(KINDS, COUNTERS, out), raw,
-                    !o.flag("--no-histograms"));
+            Intervals intervals = new Intervals(KINDS, COUNTERS, out);
+            intervals.clientMetrics(new ClientMetrics(producer.metrics(), ClientMetrics.PRODUCER));
+            ProduceCommand command = new ProduceCommand(topic, producer, intervals, raw, !o.flag("--no-histograms"));
             return command.produce(payloads, numRecords, rate, maxBytes, durationS, intervalMs, out);
         } finally {
             producer.close(Duration.ofSeconds(5));  // everything was flushed; a fatal exit sends no more

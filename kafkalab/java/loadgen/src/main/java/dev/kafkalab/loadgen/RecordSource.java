@@ -3,6 +3,7 @@ package dev.kafkalab.loadgen;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -11,6 +12,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
@@ -26,6 +29,9 @@ interface RecordSource extends AutoCloseable {
 
     /** Acknowledge what the last poll returned, where the group needs it (explicit share mode). */
     void acknowledge(ConsumerRecords<byte[], byte[]> records);
+
+    /** The client's metric registry (a live view; see ClientMetrics). */
+    Map<MetricName, ? extends Metric> metrics();
 
     @Override
     void close();
@@ -95,6 +101,11 @@ interface RecordSource extends AutoCloseable {
         }
 
         @Override
+        public Map<MetricName, ? extends Metric> metrics() {
+            return consumer.metrics();
+        }
+
+        @Override
         public void close() {
             consumer.close(Duration.ofSeconds(10));
         }
@@ -131,6 +142,11 @@ interface RecordSource extends AutoCloseable {
                     consumer.acknowledge(record, AcknowledgeType.ACCEPT);
                 }
             }
+        }
+
+        @Override
+        public Map<MetricName, ? extends Metric> metrics() {
+            return consumer.metrics();
         }
 
         @Override
