@@ -11,6 +11,9 @@
    ratio of each pair (its two runs are next to each other in time, so they share the
    machine's state) and their median: target >= 0.97; and what the sampler JVM itself used
    (its own series, process:metrics-jmx), a figure the machine's noise does not swamp.
+   Before the pairs, what sampling costs on the idle cluster (--cost-seconds windows, on / off
+   alternated): the broker's CPU (serving the JMX reads), the sampler JVM's and this
+   process's (the host sampler's thread): figures the machine's noise does not swamp.
 2. Storing. The series of a 25-producer run (3 brokers, --store-minutes at 5 s intervals:
    every broker metric, the host of 2 cores with its disks, interfaces and 29 processes, the
    client metrics of 25 producers) saved with Store.save_run, against the same run without
@@ -20,6 +23,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -27,6 +31,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,6 +43,7 @@ from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.metrics import names as n
 from kafkalab.metrics.broker_jmx import BROKER_METRICS
 from kafkalab.metrics.client import PRODUCER_METRICS
+from kafkalab.metrics.sampling import sampling
 from kafkalab.model import MetricSample, RunMetrics
 from kafkalab.platforms.local import LocalCluster
 from kafkalab.results.figures import run_figures
@@ -71,6 +78,34 @@ def one_run(cluster: LocalCluster, args: argparse.Namespace, name: str, *,
     return figures.achieved_records_per_sec, samples, statistics.mean(sampler) if sampler else None
 
 
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def idle_cost(cluster: LocalCluster, args: argparse.Namespace, root: Path) -> None:
+    """CPU of the idle broker with and without sampling (alternated), of the sampler JVM and of this
+    process (the host sampler's thread, parsing the sampler's lines): % of one core."""
+    broker, me = psutil.Process(cluster.brokers[0].process.pid), psutil.Process()
+    seconds = args.cost_seconds
+    print(f"cost on the idle cluster, {seconds:g} s windows, interval {args.interval_ms} ms:")
+    for on in (True, False, False, True):
+        with contextlib.ExitStack() as stack:
+            jvm = None
+            if on:
+                stack.enter_context(sampling(cluster, interval_s=args.interval_ms / 1000, work_dir=root / "cost",
+                                             on_progress=lambda line: None))
+                time.sleep(3)  # its start-up left out
+                jvm = next(p for p in me.children(recursive=True) if "jmx" in p.cmdline())
+            before = (_cpu_s(broker), _cpu_s(jvm) if jvm else 0.0, _cpu_s(me), time.monotonic())
+            time.sleep(seconds)
+            after = (_cpu_s(broker), _cpu_s(jvm) if jvm else 0.0, _cpu_s(me), time.monotonic())
+        elapsed = after[3] - before[3]
+        shares = [(a - b) / elapsed * 100 for a, b in zip(after[:3], before[:3], strict=True)]
+        print(f"  sampling {'on ' if on else 'off'}: broker {shares[0]:.2f}%, sampler JVM {shares[1]:.2f}%, "
+              f"this process {shares[2]:.2f}% of a core")
+
+
 def throughput(args: argparse.Namespace) -> None:
     dist = distribution.resolve()
     with tempfile.TemporaryDirectory(prefix="kafkalab-bench-metrics-") as root:
@@ -78,6 +113,8 @@ def throughput(args: argparse.Namespace) -> None:
         try:
             cluster.deploy(1)
             cluster.wait_ready(timeout_s=180)
+            if args.cost_seconds > 0:
+                idle_cost(cluster, args, Path(root))
             print(f"{args.pairs} pairs of runs, {args.records:,} records x {args.record_size} B unthrottled, 1 broker, "
                   f"interval {args.interval_ms} ms; load average {os.getloadavg()[0]:.1f} at the start")
             ratios, on_rates, off_rates, sampler_cpu = [], [], [], []
@@ -100,6 +137,8 @@ def throughput(args: argparse.Namespace) -> None:
         finally:
             cluster.stop(grace_s=0)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    if not ratios:  # --pairs 0: the idle cost only
+        return
     print(f"\nmedian records/s: on {statistics.median(on_rates):,.0f}, off {statistics.median(off_rates):,.0f}")
     print(f"on / off, median of the pairs: {statistics.median(ratios):.3f} "
           f"(pairs {min(ratios):.3f}-{max(ratios):.3f}; target >= 0.97)")
@@ -170,6 +209,7 @@ def main() -> None:
     parser.add_argument("--record-size", type=int, default=250)
     parser.add_argument("--interval-ms", type=int, default=1000, help="sampling and reporting interval (runs: 5000)")
     parser.add_argument("--store-minutes", type=float, default=2.0, help="bench/fanout_25.py's run takes 74 s")
+    parser.add_argument("--cost-seconds", type=float, default=30.0, help="each window of the idle-cost part; 0: none")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     if not args.skip_throughput:

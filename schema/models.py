@@ -521,3 +521,98 @@ class ChangePointRow(Base):
     pvalue: Mapped[float] = mapped_column(comment="Otava's t-test of the two sides")
     regression: Mapped[bool] = mapped_column(comment="throughput fell, or p99 rose: the change is for the worse")
     detected_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+
+class CapacityStudyRow(Base):
+    """One `kafkalab capacity` study (schema 0009): its objective, settings and finding."""
+
+    __tablename__ = "capacity_studies"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'completed', 'failed', 'cancelled')", name="status"),
+        CheckConstraint("kind IN ('corrected', 'end_to_end')", name="kind"),
+        Index("ix_capacity_studies_sweep_cell", "sweep_id", "cell_index"),
+    )
+
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(comment="the experiment's name: its runs are stored under it")
+    spec: Mapped[dict[str, Any]] = mapped_column(comment="the experiment spec the steps start from")
+    study: Mapped[dict[str, Any]] = mapped_column(comment="the study's settings (kafkalab.spec.models.CapacitySpec)")
+    fingerprint: Mapped[str] = mapped_column(comment="hash of spec and study: a resume must match it")
+    slo: Mapped[str] = mapped_column(comment="the objective as parsed, e.g. p99<20ms")
+    percentile: Mapped[float]
+    bound_ms: Mapped[float]
+    kind: Mapped[str] = mapped_column(comment="corrected | end_to_end")
+    repetitions: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str]
+    finding: Mapped[str | None] = mapped_column(comment="found | below_range | beyond_range; NULL until completed")
+    probe_records_per_sec: Mapped[float | None] = mapped_column(
+        comment="the unthrottled probe's window throughput; NULL when the study gave its rates")
+    max_sustainable_records_per_sec: Mapped[float | None] = mapped_column(
+        comment="achieved throughput (mean over its repetitions) of the highest step that met the objective without saturating")
+    ci95_low_max_sustainable_records_per_sec: Mapped[float | None] = mapped_column(
+        comment="95% confidence interval of that mean (Student t); NULL for one run")
+    ci95_high_max_sustainable_records_per_sec: Mapped[float | None]
+    passed_target_records_per_sec: Mapped[float | None] = mapped_column(comment="the target of that step")
+    failed_target_records_per_sec: Mapped[float | None] = mapped_column(
+        comment="the lowest target above it that broke the objective or saturated")
+    knee_records_per_sec: Mapped[float | None] = mapped_column(
+        comment="the latency-throughput curve's knee (Kneedle), achieved throughput")
+    knee_latency_ms: Mapped[float | None] = mapped_column(comment="latency at the objective's percentile at the knee")
+    sweep_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("sweeps.id", ondelete="CASCADE"),
+                                                 comment="a sweep's capacity cell: the sweep")
+    cell_index: Mapped[int | None] = mapped_column(Integer, comment="and the cell's place in its plan")
+    cell: Mapped[dict[str, Any] | None] = mapped_column(comment="the cell's axis values")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    finished_at: Mapped[datetime | None]
+    flow_run_id: Mapped[str | None] = mapped_column(comment="the Prefect flow run that last worked on the study")
+
+
+class CapacityStepRow(Base):
+    """One step of a capacity study (schema 0009): its target, verdict and estimates with CIs."""
+
+    __tablename__ = "capacity_steps"
+    __table_args__ = (CheckConstraint("phase IN ('probe', 'step', 'bisect')", name="phase"),)
+
+    study_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("capacity_studies.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, comment="the step's place in the study (the probe is 0)")
+    phase: Mapped[str] = mapped_column(comment="probe | step | bisect")
+    target_records_per_sec: Mapped[float | None] = mapped_column(
+        comment="all producers together; NULL: unthrottled (the probe)")
+    verdict: Mapped[str | None] = mapped_column(
+        comment="probe | pass | breaks | saturated; NULL until its repetitions are done")
+    reason: Mapped[str | None]
+    n: Mapped[int | None] = mapped_column(Integer, comment="repetitions measured")
+    # each estimate over the step's repetitions, with its 95% confidence interval
+    achieved_records_per_sec: Mapped[float | None]
+    ci95_low_achieved_records_per_sec: Mapped[float | None]
+    ci95_high_achieved_records_per_sec: Mapped[float | None]
+    p50_ms: Mapped[float | None]
+    ci95_low_p50_ms: Mapped[float | None]
+    ci95_high_p50_ms: Mapped[float | None]
+    p99_ms: Mapped[float | None]
+    ci95_low_p99_ms: Mapped[float | None]
+    ci95_high_p99_ms: Mapped[float | None]
+    p999_ms: Mapped[float | None]
+    ci95_low_p999_ms: Mapped[float | None]
+    ci95_high_p999_ms: Mapped[float | None]
+    objective_ms: Mapped[float | None]
+    ci95_low_objective_ms: Mapped[float | None]
+    ci95_high_objective_ms: Mapped[float | None]
+
+
+class CapacityStepRunRow(Base):
+    """Which run measured which repetition of a capacity step (schema 0009)."""
+
+    __tablename__ = "capacity_step_runs"
+    __table_args__ = (
+        ForeignKeyConstraint(["study_id", "seq"], ["capacity_steps.study_id", "capacity_steps.seq"],
+                             ondelete="CASCADE"),
+        Index("ix_capacity_step_runs_step", "study_id", "seq", "repetition"),
+    )
+
+    run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    study_id: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(Integer)
+    repetition: Mapped[int] = mapped_column(Integer)

@@ -321,11 +321,13 @@ REAL_RATES = [300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 76800]
 
 @pytest.fixture(scope="module")
 def real_study(prefect_api, lab_env, kafka_dist):
-    """A real study: 2 repetitions of 5 s a step, on one live 1-broker cluster."""
+    """A real study: 2 repetitions of 8 s a step, on one live 1-broker cluster. The first 3 s
+    of each are warm-up: a fresh generator JVM on a busy 2-core machine is still compiling
+    (its schedule delay and latency fall over its first seconds)."""
     from flows.capacity import capacity as capacity_flow
 
-    spec = parse_spec(STUDY_SPEC)
-    study = CapacitySpec(slo=REAL_SLO, rates=REAL_RATES, repetitions=2, step_s=5)
+    spec = parse_spec({**STUDY_SPEC, "load": {"warmup_s": 3.0}})
+    study = CapacitySpec(slo=REAL_SLO, rates=REAL_RATES, repetitions=2, step_s=8)
     started = time.monotonic()
     study_id = capacity_flow(study, spec=spec)
     return study_id, time.monotonic() - started
@@ -356,7 +358,7 @@ def test_a_real_study_brackets_the_objective(real_study):
             <= study["ci95_high_max_sustainable_records_per_sec"])
     # Every step's runs are stored and linked, 2 a step; the given rates needed no probe.
     assert [len(s["run_ids"]) for s in steps] == [2] * len(steps) and steps[0]["phase"] == "step"
-    assert seconds < 600
+    assert seconds < 900
 
 
 @pytest.mark.kafka
@@ -555,3 +557,9 @@ def test_a_sweep_runs_a_study_per_cell_on_its_live_cluster(prefect_api, lab_env,
     assert [(s["brokers"], s["baseline_brokers"]) for s in scaling] == [(1, 1), (2, 1)]
     # the studies' runs at several rates stay out of the fixed-rate sweep views
     assert _rows("SELECT count(*) AS n FROM runs WHERE sweep_id = :id", id=sweep_id) == [{"n": 0}]
+
+
+def test_a_report_of_a_study_that_is_not_there_is_one_line(fresh_db_url, tmp_path, capsys):
+    code = main(["report", "--out", str(tmp_path), "--capacity", "999", "--database-url", fresh_db_url])
+    err = capsys.readouterr().err
+    assert code == 2 and err == "kafkalab: --capacity 999: no such capacity study\n"

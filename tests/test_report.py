@@ -108,7 +108,8 @@ def test_report_of_one_experiment_and_errors(synthetic_url: str, tmp_path: Path,
 
     monkeypatch.setenv("DATABASE_URL", synthetic_url)
     assert cli.main(["report", "--out", str(tmp_path / "cli"), "--experiment", "scale"]) == 0
-    assert "8 runs, 4 cells, 4 charts" in capsys.readouterr().out  # one record size: no size curve
+    # one record size: no size curve; one experiment: its trend with change points
+    assert "8 runs, 4 cells, 5 charts" in capsys.readouterr().out
     assert cli.main(["report", "--out", str(tmp_path / "none"), "--experiment", "nobody"]) == 2
     assert "report: no runs stored for experiment 'nobody'" in capsys.readouterr().err
 

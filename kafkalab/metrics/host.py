@@ -160,7 +160,7 @@ class HostSampler:
             if child.pid in known:
                 continue
             try:
-                name = _generator_name(child.cmdline())
+                name = _generator_name(child.cmdline(), child.pid)
             except psutil.Error:
                 continue
             if name is not None:
@@ -183,16 +183,16 @@ class HostSampler:
         return out
 
 
-def _generator_name(cmdline: list[str]) -> str | None:
-    """"loadgen-producer-3" for a load instance (named by its properties file), "metrics-jmx"
-    for kafkalab's JMX sampler, None for anything else."""
+def _generator_name(cmdline: list[str], pid: int) -> str | None:
+    """"loadgen-producer-3" for a load instance (named by its properties file; else by its
+    pid), "metrics-jmx" for kafkalab's JMX sampler, None for anything else."""
     for i, arg in enumerate(cmdline):
         if arg in _GENERATOR_MAINS:
             role = cmdline[i + 1] if i + 1 < len(cmdline) else ""
             if arg.endswith("loadgen.Main") and role == "jmx":
                 return "metrics-jmx"
             stems = [Path(a).stem for a in cmdline[i + 1:] if a.endswith(".properties")]
-            return f"loadgen-{stems[0]}" if stems else f"loadgen-{os.getpid()}-{i}"
+            return f"loadgen-{stems[0]}" if stems else f"loadgen-pid-{pid}"
     return None
 
 

@@ -90,8 +90,9 @@ final class JmxCommand {
             thread.setDaemon(true);
             return thread;
         });
-        // A read still running at the next tick is waited for (its rates cover the longer span);
-        // one running this long is a broker that does not answer: each tick meanwhile is missing.
+        // A read still running at the next tick is waited for (its rates cover the longer span) and
+        // the next read starts when it is done; one running this long is a broker that does not
+        // answer: each tick meanwhile is missing.
         long answerMs = Math.max(2 * intervalMs, 3000);
         for (Broker broker : brokers) {
             broker.submit(pool, null, System.currentTimeMillis());  // the baseline: printed as nothing
@@ -113,6 +114,8 @@ final class JmxCommand {
                     broker.submit(pool, out, due);
                 } else if (due - busySince >= answerMs) {
                     out.line(SAMPLE + broker.error(due, "JMX did not answer within " + (due - busySince) + " ms"));
+                } else {
+                    broker.missedTick = true;  // a slow read: the next one starts as soon as it is done
                 }
             }
         }
@@ -138,9 +141,11 @@ final class JmxCommand {
         final String name;
         final JMXServiceURL url;
         volatile long busySinceMs = -1;  // when the read in progress began; -1: none
+        volatile boolean missedTick;  // a tick came while a read was in progress
         private JMXConnector connector;
         private Map<String, Double> previous;  // cumulative values at previousNs; null: no baseline
         private long previousNs;
+        private volatile long readAtMs;  // when the last sample's counters were read: the sample's time
 
         Broker(String name, String address) {
             this.name = name;
@@ -159,17 +164,21 @@ final class JmxCommand {
         void submit(ExecutorService pool, Output out, long nowMs) {
             busySinceMs = nowMs;
             pool.execute(() -> {
-                long atMs = System.currentTimeMillis();
                 String line;
                 try {
-                    line = new Json().put("source", name).put("at_ms", atMs).put("metrics", sample()).toString();
+                    Json metrics = sample();
+                    line = new Json().put("source", name).put("at_ms", readAtMs).put("metrics", metrics).toString();
                 } catch (Exception e) {
-                    line = error(atMs, Fatal.describe(e)).toString();
+                    line = error(System.currentTimeMillis(), Fatal.describe(e)).toString();
                 } finally {
                     busySinceMs = -1;
                 }
                 if (out != null) {
                     out.line(SAMPLE + line);
+                    if (missedTick) {  // catch up, so that no interval goes without a sample
+                        missedTick = false;
+                        submit(pool, out, System.currentTimeMillis());
+                    }
                 }
             });
         }
@@ -193,11 +202,17 @@ final class JmxCommand {
         }
 
         private Json read(MBeanServerConnection c) throws Exception {
-            long nowNs = System.nanoTime();
+            // The sample's time is the middle of the meters' reads: under load a read takes long
+            // enough that its start would misplace the bytes counted.
+            long beforeNs = System.nanoTime();
+            long beforeMs = System.currentTimeMillis();
             Map<String, Double> cumulative = new HashMap<>();
             for (String[] meter : METERS) {
                 cumulative.put(meter[2], number(c, meter[0], meter[1]));
             }
+            long halfNs = (System.nanoTime() - beforeNs) / 2;
+            long nowNs = beforeNs + halfNs;
+            readAtMs = beforeMs + halfNs / 1_000_000;
             cumulative.put("request_handler_idle_pct", number(c, HANDLER_IDLE, "Count"));
             cumulative.put("gc_ms_per_sec", gcMillis(c));
             double[] ioWait = ioWaitNanos(c);  // {total, processors}
