@@ -330,11 +330,12 @@ def real_study(prefect_api, lab_env, kafka_dist):
     study = CapacitySpec(slo=REAL_SLO, rates=REAL_RATES, repetitions=2, step_s=8)
     started = time.monotonic()
     # A stall of this shared machine (100 ms is 30 records at 300 records/s: the p99) can break
-    # the objective at the lowest rate: the study then ends below its range, correctly, and says
-    # nothing about the search. Such a study is short; a fresh one tells noise from a fault.
+    # the objective at the lowest rate, and a quiet spell can carry the top one: the study then
+    # ends below or beyond its range, correctly, and says nothing about the search inside it. A
+    # fresh study tells the machine's noise from a fault of the search.
     for _attempt in range(3):
         study_id = capacity_flow(study, spec=spec)
-        if _rows("SELECT finding FROM v_capacity WHERE study_id = :id", id=study_id)[0]["finding"] != "below_range":
+        if _rows("SELECT finding FROM v_capacity WHERE study_id = :id", id=study_id)[0]["finding"] == "found":
             break
     return study_id, time.monotonic() - started
 
@@ -565,7 +566,9 @@ def test_a_sweep_runs_a_study_per_cell_on_its_live_cluster(prefect_api, lab_env,
     assert _rows("SELECT count(*) AS n FROM runs WHERE sweep_id = :id", id=sweep_id) == [{"n": 0}]
 
 
-def test_a_report_of_a_study_that_is_not_there_is_one_line(fresh_db_url, tmp_path, capsys):
+def test_a_report_of_a_study_that_is_not_there_is_one_line(fresh_db_url, tmp_path, capsys, monkeypatch):
+    # --database-url sets DATABASE_URL for the process (the flow's tasks read it): put it back after
+    monkeypatch.setenv("DATABASE_URL", fresh_db_url)
     code = main(["report", "--out", str(tmp_path), "--capacity", "999", "--database-url", fresh_db_url])
     err = capsys.readouterr().err
     assert code == 2 and err == "kafkalab: --capacity 999: no such capacity study\n"
