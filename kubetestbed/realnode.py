@@ -17,7 +17,7 @@ rule in the namespace, another forwarder); the cluster DNS (dns.py) answers on t
 Nothing listens on the host's interfaces. The nodes of a test bed share a bridge in the
 host's namespace (netns.TestbedBridge), so their pods reach each other.
 
-What this machine needs, found by trying (../shared/notes/real-pods.md): containerd's CRI
+What this machine needs, found by trying on it: containerd's CRI
 `restrict_oom_score_adj` (no CAP_SYS_RESOURCE: a negative oom_score_adj fails runc), runc
 (crun refuses hybrid cgroups), kubelet `failCgroupV1: false`, a node IP that is not
 loopback. kubelet rewrites global sysctls: kernel.py records and restores them (the
