@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,8 @@ def test_every_call_through_the_subprocess_protocol_answers_as_in_process(broker
     with pytest.raises(ClusterError) as info:
         calls.records_in_topic(broker, "no-such-topic-here")
     assert "\n" not in str(info.value)
+    time.sleep(1)  # a topic the lookup had made would be listed by now
+    assert "no-such-topic-here" not in admin.user_topics(broker.bootstrap_servers)  # asking made no topic
 
 
 @pytest.fixture

@@ -186,7 +186,10 @@ def test_run_button_runs_the_experiment_and_stores_its_flow_run(lab):
     (stored,) = lab.rows("SELECT * FROM v_run_totals WHERE flow_run_id = :id", id=str(final.id))
     assert stored["experiment"] == "srv-run-button" and stored["status"] == "ok"
     assert stored["brokers"] == 1 and stored["total_records"] == 3000 == stored["records_in_topic"]
-    (markdown,) = [a for a in artifacts if a.type == "markdown"]
+    # the run's summary, and the experiment's change points with this run in its history
+    assert sorted(a.key for a in artifacts if a.type == "markdown") == [
+        "change-points-srv-run-button", "kafkalab-srv-run-button-summary"]
+    (markdown,) = [a for a in artifacts if a.key == "kafkalab-srv-run-button-summary"]
     assert f"{lab.state['ui_url']}/runs/flow-run/{final.id}" in markdown.data
     assert f"| {stored['run_id']} | 1 | ok | 1 | 2 | 100 | 1/1 |" in markdown.data
     # `kafkalab results` links each run to its flow run in the UI of the running server.
@@ -326,7 +329,8 @@ def test_schedules_turned_on_stay_on_when_deployments_are_registered_again(lab):
         off = lab.cli("server", "schedule", "experiment/guide-baseline-nightly", "off")
     assert off.returncode == 0 and nightly_active() == [False]
     unknown = lab.cli("server", "schedule", "nightly-typo", "on")
-    assert unknown.returncode == 2 and "no deployment 'nightly-typo' (deployments: experiment/experiment" in unknown.stderr
+    assert unknown.returncode == 2 and "no deployment 'nightly-typo' (deployments: capacity/capacity, experiment/experiment," \
+        in unknown.stderr, unknown.stderr
 
 
 # --------------------------------------------------------------------------- cancellation

@@ -42,7 +42,10 @@ def client_config(target: Target) -> dict[str, object]:
 
 
 def admin_client(bootstrap: Target) -> AdminClient:
-    return AdminClient(client_config(bootstrap))
+    # librdkafka's admin handle is a producer, whose metadata requests ask the broker to
+    # create a topic they name (a cluster's default auto.create.topics.enable is true):
+    # looking a topic up must never make it.
+    return AdminClient({**client_config(bootstrap), "allow.auto.create.topics": False})
 
 
 def registered_brokers(bootstrap: Target, timeout_s: float = 5.0) -> list[BrokerInfo]:
