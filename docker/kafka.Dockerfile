@@ -22,13 +22,14 @@ RUN apt-get update \
 WORKDIR /src
 COPY kafkalab/java ./java
 # The Kafka jars (kafkalab.kafka.distribution.fetch), the load generator
-# (kafkalab.kafka.loadgen.jar) and the start barrier (kafkalab/java/StartBarrier.java).
+# (kafkalab.kafka.loadgen.jar), the start barrier (kafkalab/java/StartBarrier.java) and the
+# brokers' loopback-only JMX (kafkalab/java/LoopbackJmx.java).
 RUN mvn -q -B -f java/pom.xml dependency:copy-dependencies -Dkafka.version="${KAFKA_VERSION}" \
         -DoutputDirectory=/out/kafka/libs -DincludeScope=runtime \
  && mvn -q -B -f java/loadgen/pom.xml package -Dkafka.version="${KAFKA_VERSION}" \
  && mkdir -p /out/kafkalab/lib /out/kafkalab/classes \
  && cp java/loadgen/target/kafkalab-loadgen.jar /out/kafkalab/lib/ \
- && javac --release 17 -d /out/kafkalab/classes java/StartBarrier.java
+ && javac --release 17 -d /out/kafkalab/classes java/StartBarrier.java java/LoopbackJmx.java
 
 # --- the image ---------------------------------------------------------------------------------
 FROM debian:${DEBIAN_RELEASE}-slim

@@ -117,7 +117,7 @@ def _run_capacity(spec: ExperimentSpec, study: CapacitySpec, plan: StudyPlan, re
         try:
             for broker_id in cluster.broker_ids:
                 wait_broker_ready(cluster, broker_id, spec.cluster.ready_timeout_s)
-            endpoints(cluster)
+            endpoints(cluster, spec.cluster.client_quotas)
             if spec.smoke_test:
                 smoke_test(spec, cluster)
             found = study_on_cluster(spec, plan, study_id, stored, cluster)

@@ -74,7 +74,7 @@ def _run_experiment(spec: ExperimentSpec) -> list[int | None]:
         with timed("brokers ready", cluster_steps):
             for broker_id in cluster.broker_ids:
                 wait_broker_ready(cluster, broker_id, spec.cluster.ready_timeout_s)
-        endpoints(cluster)
+        endpoints(cluster, spec.cluster.client_quotas)
         stop_if_cancelled("the smoke test")
         if spec.smoke_test:
             with timed("smoke test", cluster_steps):

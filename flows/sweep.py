@@ -162,7 +162,7 @@ def _shape(live: _Cluster, cell: Cell, sweep_spec: SweepSpec) -> None:
         live.key, live.origin = cell.cluster_key, "fresh"
         for broker_id in live.cluster.broker_ids:
             wait_broker_ready(live.cluster, broker_id, spec.cluster.ready_timeout_s)
-        endpoints(live.cluster)
+        endpoints(live.cluster, spec.cluster.client_quotas)
         if spec.smoke_test:
             smoke_test(spec, live.cluster)
         return

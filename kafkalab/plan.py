@@ -48,7 +48,7 @@ class Cell:
         c = self.spec.cluster
         return json.dumps(
             [self.spec.kafka_version, self.spec.platform, c.controllers, c.heap_mb, c.controller_heap_mb,
-             sorted(c.broker_config.items())]
+             sorted(c.broker_config.items()), sorted(c.client_quotas.kafka_names().items())]
             + ([c.kubernetes.model_dump(exclude=_PER_RUN_KUBERNETES)] if self.spec.platform == "kubernetes" else [])
             + ([c.bootstrap_servers, c.security.model_dump()] if self.spec.platform == "external" else [])
         )

@@ -2,8 +2,8 @@
 `python -m kubetestbed.images` (or `make kube-images`).
 
 - kafkalab.local/kafka:<kafka version>: a Debian root file system with a headless JRE
-  (mmdebstrap), Kafka's jars from kafkalab's Maven cache, kafkalab's load generator and start
-  barrier, and the start scripts of docker/kafka/ at apache/kafka's paths (/opt/kafka/bin),
+  (mmdebstrap), Kafka's jars from kafkalab's Maven cache, kafkalab's load generator, start
+  barrier and LoopbackJmx (the brokers' JMX on the pod's 127.0.0.1), and the start scripts of docker/kafka/ at apache/kafka's paths (/opt/kafka/bin),
   which the pods' commands call (kafkalab/platforms/kubernetes/manifests.py). User kafka,
   uid 1000, owns /var/lib/kafka (the data volume's mount point).
 - kafkalab.local/pause:<k8s version>: pause.c of the test bed's pinned k8s.io/kubernetes,
@@ -195,8 +195,10 @@ def kafka_recipe(kafka_version: str = distribution.DEFAULT_KAFKA_VERSION, *,
     dist = distribution.resolve(kafka_version, on_progress=on_progress)
     loadgen_jar = loadgen.jar(dist, on_progress=on_progress)
     barrier = dist.start_barrier()
-    if barrier is None:
-        raise ImageError("javac (a JDK 17+) is needed to compile kafkalab's start barrier for the Kafka image")
+    loopback_jmx = dist.compiled_helper("LoopbackJmx", against_kafka=False)  # brokers' JMX on the pod's 127.0.0.1
+    if barrier is None or loopback_jmx is None:
+        raise ImageError("javac (a JDK 17+) is needed to compile kafkalab's start barrier and LoopbackJmx "
+                         "for the Kafka image")
     java = resources.files("kafkalab.java")
     entries = [
         *_directories(KAFKA_HOME, f"{KAFKA_HOME}/bin", f"{KAFKA_HOME}/libs", f"{KAFKA_HOME}/config",
@@ -209,6 +211,7 @@ def kafka_recipe(kafka_version: str = distribution.DEFAULT_KAFKA_VERSION, *,
           for name in ("log4j2-broker.properties", "log4j2-tools.properties")],
         Entry(f"{KAFKALAB_HOME}/lib/{loadgen.JAR_NAME}", 0o644, source=loadgen_jar),
         Entry(f"{KAFKALAB_HOME}/classes/StartBarrier.class", 0o644, source=barrier / "StartBarrier.class"),
+        Entry(f"{KAFKALAB_HOME}/classes/LoopbackJmx.class", 0o644, source=loopback_jmx / "LoopbackJmx.class"),
     ]
     config = oci.ImageConfig(
         user=f"{KAFKA_UID}:{KAFKA_UID}",

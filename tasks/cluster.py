@@ -15,6 +15,7 @@ from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.kafka.security import endpoint_of
 from kafkalab.platforms import Cluster
 from kafkalab.spec import ExperimentSpec
+from kafkalab.spec.models import ClientQuotasSpec
 from tasks import DOWNLOAD_RETRIES, KAFKA_RETRIES, kafkalab_task
 
 
@@ -60,10 +61,14 @@ def wait_broker_ready(cluster: Cluster, broker_id: int, timeout_s: float) -> str
 
 
 @kafkalab_task(name="endpoints")
-def endpoints(cluster: Cluster) -> str:
-    servers = cluster.open_endpoints()  # a SCRAM user is created now that the brokers are up
+def endpoints(cluster: Cluster, client_quotas: ClientQuotasSpec | None = None) -> str:
+    quotas = client_quotas.kafka_names() if client_quotas is not None else {}
+    servers = cluster.open_endpoints(quotas)  # a SCRAM user and the quotas, now that the brokers are up
     protocol = endpoint_of(cluster.endpoint).security.protocol
     get_run_logger().info("bootstrap servers: %s (%s)", servers, protocol)
+    if quotas:
+        get_run_logger().info("client quotas of every client: %s",
+                              ", ".join(f"{name} {value:g}" for name, value in sorted(quotas.items())))
     return servers
 
 

@@ -310,29 +310,34 @@ def _rows(sql: str, **params) -> list[dict]:
     return [dict(zip(columns, r)) for r in data]
 
 
-# The objective's bound is the generator's own limit (SCHEDULE_DELAY_P99_BOUND_MS): a step the
-# generator could not keep has a schedule delay p99 above it, and the corrected latency (which
-# holds that delay) too, so the first failing step breaks the objective whichever way it fails.
-# Rates from far below this machine's capacity (a 1-broker cluster here does 10-30k records/s
-# unthrottled) to far above it, doubling; then bisection.
+# The cluster's capacity is set, not found out: a producer quota (Kafka throttles every client
+# beyond it) makes it about QUOTA_B_S / (200 B + the batch overhead), some 1,100 records/s,
+# whatever the machine's speed, so a quiet machine cannot carry the top rate. Beyond the quota
+# the throttled producer's backlog, and with it the latency from the intended send time, grows
+# through the step. The objective's bound is the generator's own limit
+# (SCHEDULE_DELAY_P99_BOUND_MS): a step the generator could not keep fails it either way.
 REAL_SLO = f"p99<{SCHEDULE_DELAY_P99_BOUND_MS:g}ms"
-REAL_RATES = [300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 76800]
+QUOTA_B_S = 250_000
+REAL_RATES = [200, 400, 800, 1600, 3200]
 
 
 @pytest.fixture(scope="module")
 def real_study(prefect_api, lab_env, kafka_dist):
-    """A real study: 2 repetitions of 8 s a step, on one live 1-broker cluster. The first 3 s
-    of each are warm-up: a fresh generator JVM on a busy 2-core machine is still compiling
-    (its schedule delay and latency fall over its first seconds)."""
+    """A real study: 2 repetitions of 8 s a step, on one live 1-broker cluster with a producer
+    quota. The first 3 s of each are warm-up: a fresh generator JVM on a busy 2-core machine is
+    still compiling (its schedule delay and latency fall over its first seconds)."""
     from flows.capacity import capacity as capacity_flow
 
-    spec = parse_spec({**STUDY_SPEC, "load": {"warmup_s": 3.0}})
+    spec = parse_spec({**STUDY_SPEC, "load": {"warmup_s": 3.0},
+                       "cluster": {**STUDY_SPEC["cluster"], "client_quotas": {"producer_byte_rate": QUOTA_B_S},
+                                   # the rate over 2 windows of 1 s, not 11: no burst through a step
+                                   "broker_config": {"quota.window.num": 2}}})
     study = CapacitySpec(slo=REAL_SLO, rates=REAL_RATES, repetitions=2, step_s=8)
     started = time.monotonic()
-    # A stall of this shared machine (100 ms is 30 records at 300 records/s: the p99) can break
-    # the objective at the lowest rate, and a quiet spell can carry the top one: the study then
-    # ends below or beyond its range, correctly, and says nothing about the search inside it. A
-    # fresh study tells the machine's noise from a fault of the search.
+    # A stall of this shared machine (100 ms is 20 records at 200 records/s: the p99) can break
+    # the objective at the lowest rate: the study then ends below its range, correctly, and says
+    # nothing about the search inside it. A fresh study tells the machine's noise from a fault
+    # of the search.
     for _attempt in range(3):
         study_id = capacity_flow(study, spec=spec)
         if _rows("SELECT finding FROM v_capacity WHERE study_id = :id", id=study_id)[0]["finding"] == "found":
@@ -361,6 +366,10 @@ def test_a_real_study_brackets_the_objective(real_study):
         assert len(p99s) == 2
         assert (min(p99s) < study["bound_ms"]) if below else (max(p99s) >= study["bound_ms"]), (step, p99s)
     assert study["max_sustainable_records_per_sec"] == pytest.approx(passing["achieved_records_per_sec"])
+    # The capacity found is the quota's: the passing rate's values fit in it (the batches'
+    # overhead is on top), and a stall at most halved what the search could show.
+    record_size = STUDY_SPEC["producer"]["record_size"]
+    assert QUOTA_B_S / 2 <= passing["target_records_per_sec"] * record_size <= QUOTA_B_S * 1.05, passing
     assert (study["ci95_low_max_sustainable_records_per_sec"] <= study["max_sustainable_records_per_sec"]
             <= study["ci95_high_max_sustainable_records_per_sec"])
     # Every step's runs are stored and linked, 2 a step; the given rates needed no probe.

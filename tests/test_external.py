@@ -398,6 +398,7 @@ def test_a_sweep_dry_run_prints_every_cells_topic_and_bytes(tmp_path):
     ({"faults": [{"action": "kill", "broker": 0, "at_s": 1, "restart_after_s": 2}]}, "faults: platform external never injects broker faults"),
     ({"producer": {"throughput": -1}}, "producer.throughput: platform external needs a rate limit"),
     ({"cluster": {"broker_config": {"num.io.threads": 4}}}, "cluster.broker_config: platform external does not change"),
+    ({"cluster": {"client_quotas": {"producer_byte_rate": 10**6}}}, "cluster.client_quotas: platform external does not"),
     ({"load": {"platform": "kubernetes"}}, "load.platform: kubernetes Jobs against an external cluster are not offered"),
     ({"cluster": {"security": {"protocol": "SASL_SSL"}}}, "cluster.security.password: platform external needs"),
     ({"producer": {"num_records": 10**7}, "load": {"max_bytes": 10**6}},

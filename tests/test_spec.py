@@ -39,6 +39,8 @@ def spec_with(**sections):
          "cluster.broker_config.offsets.topic.replication.factor"),
         ({**MINIMAL, "producers": {"instances": 3}}, "producers"),
         (spec_with(cluster={"borkers": 3}), "cluster.borkers"),
+        (spec_with(cluster={"client_quotas": {"producer_byte_rate": 0}}), "cluster.client_quotas.producer_byte_rate"),
+        (spec_with(cluster={"client_quotas": {"produce_byte_rate": 1000}}), "cluster.client_quotas.produce_byte_rate"),
         ({"producer": {"num_records": 1}}, "name"),
     ],
 )

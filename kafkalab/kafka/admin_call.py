@@ -37,14 +37,24 @@ def _delete_user_topics(bootstrap: str) -> list[str]:
     return topics
 
 
+def _distribution(dist: dict[str, str]):
+    from kafkalab.kafka.distribution import KafkaDistribution
+
+    return KafkaDistribution(version=dist["version"], libs=Path(dist["libs"]), java=dist["java"])
+
+
 def _reassign(bootstrap: str, dist: dict[str, str], brokers: list[int], work_dir: str,
               timeout_s: float) -> dict[str, dict[str, list[int]]]:
-    from kafkalab.kafka.distribution import KafkaDistribution
     from kafkalab.kafka.reassign import reassign_onto
 
-    kafka = KafkaDistribution(version=dist["version"], libs=Path(dist["libs"]), java=dist["java"])
-    moved = reassign_onto(kafka, bootstrap, brokers, Path(work_dir), timeout_s=timeout_s)
+    moved = reassign_onto(_distribution(dist), bootstrap, brokers, Path(work_dir), timeout_s=timeout_s)
     return {topic: {str(p): r for p, r in parts.items()} for topic, parts in moved.items()}
+
+
+def _set_client_quotas(bootstrap: str, dist: dict[str, str], quotas: dict[str, float], work_dir: str) -> None:
+    from kafkalab.kafka.quotas import set_default_client_quotas
+
+    set_default_client_quotas(_distribution(dist), bootstrap, quotas, Path(work_dir))
 
 
 CALLS: dict[str, Callable[..., Any]] = {
@@ -55,6 +65,7 @@ CALLS: dict[str, Callable[..., Any]] = {
     "records_in_topic": lambda bootstrap, topic: admin.records_in_topic(bootstrap, topic),
     "delete_user_topics": _delete_user_topics,
     "reassign": _reassign,
+    "set_client_quotas": _set_client_quotas,
 }
 
 

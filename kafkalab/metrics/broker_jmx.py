@@ -10,6 +10,10 @@ broker once as a baseline, prints `kafkalab-jmx-ready`, then per interval one li
 A broker that does not answer gets a sample of None for each metric at that time (stored as
 missing, never as zero), one warning when it stops answering and one when it is back. The
 JVM ends when its stdin closes, so it cannot outlive the process that started it.
+
+Targets reachable only inside some place (MetricsTarget.inside: a Kubernetes broker pod, whose
+JMX listens on the pod's loopback only) get one sampler there each, started by the platform
+(Cluster.run_loadgen_inside) with the same arguments; their lines are read here the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +33,7 @@ from kafkalab.kafka import loadgen
 from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.metrics import names as n
 from kafkalab.model import MetricSample
-from kafkalab.platforms.base import MetricsTarget
+from kafkalab.platforms.base import MetricsTarget, SamplerProcess
 
 READY_LINE = "kafkalab-jmx-ready"
 SAMPLE_PREFIX = "kafkalab-jmx "
@@ -45,6 +51,8 @@ BROKER_METRICS: tuple[str, ...] = (
 )
 
 Progress = Callable[[str], None]
+# Cluster.run_loadgen_inside: (place, args, heap_mb=, jvm_options=, log_path=, on_line=) -> a SamplerProcess
+RunInside = Callable[..., SamplerProcess]
 
 
 @dataclass
@@ -59,40 +67,63 @@ class _Health:
 
 @dataclass
 class BrokerJmxSampler:
-    """The sampler JVM for `targets` (kind broker-jmx, with an address), every `interval_s`."""
+    """The sampler JVMs for `targets` (kind broker-jmx, with an address), every `interval_s`: one on
+    this machine for those reachable from here, one inside each place for the others (`run_inside`)."""
 
     dist: KafkaDistribution
     targets: list[MetricsTarget]
     interval_s: float
     log_path: Path
     on_progress: Progress
+    run_inside: RunInside | None = None
     samples: list[MetricSample] = field(default_factory=list)
     _health: dict[str, _Health] = field(default_factory=dict)
-    _process: ManagedProcess | None = None
-    _ready: threading.Event = field(default_factory=threading.Event)
+    _processes: list[SamplerProcess] = field(default_factory=list)
+    _ready_count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
-        """Start the JVM and wait (bounded) for its baseline; a slow start is warned about, not fatal."""
+        """Start the JVMs and wait (bounded) for their baselines; a slow start is warned about, not fatal."""
         self._health = {t.name: _Health() for t in self.targets}
-        jar = loadgen.jar(self.dist, on_progress=self.on_progress)
-        args = ["jmx", "--targets", ",".join(f"{t.name}={t.address}" for t in self.targets),
-                "--interval-ms", str(max(100, round(self.interval_s * 1000)))]
-        command = self.dist.java_command(loadgen.MAIN, args, heap_mb=HEAP_MB, extra_classpath=[jar],
-                                         jvm_options=JVM_OPTIONS)
-        self._process = ManagedProcess("metrics-jmx", command, self.log_path, on_line=self._line, stdin_pipe=True)
-        if not self._ready.wait(READY_TIMEOUT_S) and self._process.poll() is None:
+        places: dict[str | None, list[MetricsTarget]] = {}
+        for target in self.targets:
+            places.setdefault(target.inside, []).append(target)
+        for place, targets in places.items():
+            args = ["jmx", "--targets", ",".join(f"{t.name}={t.address}" for t in targets),
+                    "--interval-ms", str(max(100, round(self.interval_s * 1000)))]
+            if place is None:
+                jar = loadgen.jar(self.dist, on_progress=self.on_progress)
+                command = self.dist.java_command(loadgen.MAIN, args, heap_mb=HEAP_MB, extra_classpath=[jar],
+                                                 jvm_options=JVM_OPTIONS)
+                self._processes.append(ManagedProcess("metrics-jmx", command, self.log_path, on_line=self._line,
+                                                      stdin_pipe=True))
+            elif self.run_inside is None:
+                raise ValueError(f"{targets[0].name}: its JMX is reachable only inside {place}")
+            else:
+                log_path = self.log_path.with_name(f"{self.log_path.stem}-{place}{self.log_path.suffix}")
+                self._processes.append(self.run_inside(place, args, heap_mb=HEAP_MB, jvm_options=JVM_OPTIONS,
+                                                       log_path=log_path, on_line=self._line))
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline and self._ready_count < sum(p.poll() is None for p in self._processes):
+            time.sleep(0.05)
+        if self._ready_count < sum(p.poll() is None for p in self._processes):
             self.on_progress(f"WARNING broker JMX sampler not ready after {READY_TIMEOUT_S:.0f} s; "
                              "its first samples come late")
+        for process in self._processes:
+            if (code := process.poll()) is not None:
+                self.on_progress(f"WARNING a broker JMX sampler ended as it started (code {code}, log: "
+                                 f"{process.log_path}); its brokers' series are missing, the run goes on")
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        """The local sampler JVM's pid (None when every sampler runs elsewhere)."""
+        return next((p.pid for p in self._processes if isinstance(p, ManagedProcess)), None)
 
     def stop(self) -> None:
-        """Stop the JVM (bounded; idempotent)."""
-        if self._process is not None:
-            self._process.stop(grace_s=2)
+        """Stop the JVMs at once (bounded; idempotent)."""
+        if self._processes:
+            with ThreadPoolExecutor(max_workers=len(self._processes)) as pool:
+                list(pool.map(lambda process: process.stop(grace_s=2), self._processes))
 
     def missing(self) -> list[str]:
         """RunMetrics.missing: each broker that did not always answer, and a sampler that died."""
@@ -104,16 +135,18 @@ class BrokerJmxSampler:
                              f"({health.first_error})")
             elif not health.answered:
                 notes.append(f"{name}: no JMX samples (the sampler stopped before its first interval)")
-        code = self._process.poll() if self._process is not None else None
-        if code not in (None, 0, -15, 143):  # stopped by SIGTERM is how every run ends it
-            notes.append(f"broker JMX sampler exited with code {code} (log: {self.log_path})")
+        for process in self._processes:
+            code = process.poll()
+            if code not in (None, 0, -15, 143):  # stopped by SIGTERM is how every local run ends it
+                notes.append(f"broker JMX sampler exited with code {code} (log: {process.log_path})")
         return notes
 
     # -- output -------------------------------------------------------------------------
 
     def _line(self, line: str) -> None:
         if line.strip() == READY_LINE:
-            self._ready.set()
+            with self._lock:
+                self._ready_count += 1
             return
         data = _json_after(line, SAMPLE_PREFIX)
         if data is None:

@@ -41,7 +41,8 @@ def sampling(cluster: Cluster, *, interval_s: float, work_dir: Path, on_progress
             metrics.missing.append(f"broker metrics: platform {cluster.platform} offers no broker JMX yet")
         if jmx:
             brokers = _started(BrokerJmxSampler(cluster.dist, jmx, interval_s, work_dir / "metrics-jmx.log",
-                                                on_progress), "broker JMX sampler", metrics, on_progress)
+                                                on_progress, run_inside=cluster.run_loadgen_inside),
+                               "broker JMX sampler", metrics, on_progress)
         processes = {t.name: t.pid for t in targets if t.pid is not None}
         host = _started(HostSampler(interval_s, processes, on_progress), "host sampler", metrics, on_progress)
         yield metrics

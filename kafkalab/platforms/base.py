@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from kafkalab.core.errors import ClusterError
 from kafkalab.kafka import admin
@@ -52,6 +52,21 @@ class MetricsTarget:
     name: str  # e.g. "broker-0"
     address: str | None = None  # host:port for JMX
     pid: int | None = None  # a local process
+    # Where `address` is reachable, when not from this machine: e.g. a broker's pod, whose JMX
+    # listens on the pod's loopback only; its sampler runs there (Cluster.run_loadgen_inside).
+    inside: str | None = None
+
+
+class SamplerProcess(Protocol):
+    """A metrics sampler running somewhere: a local child process, or a command in a pod."""
+
+    log_path: Path
+
+    def poll(self) -> int | None:
+        """None while it runs; its exit code once it has ended."""
+
+    def stop(self, grace_s: float = 10) -> None:
+        """End it (bounded; idempotent)."""
 
 
 class KafkaLevel:
@@ -77,6 +92,11 @@ class KafkaLevel:
 
         admin.upsert_scram_user(cluster.endpoint, security.username, security.password, security.mechanism,
                                 iterations=SCRAM_ITERATIONS)
+
+    def set_client_quotas(self, cluster: Cluster, quotas: dict[str, float]) -> None:
+        from kafkalab.kafka.quotas import set_default_client_quotas
+
+        set_default_client_quotas(cluster.dist, cluster.endpoint, quotas, cluster.run_dir)
 
     def delete_user_topics(self, cluster: Cluster) -> list[str]:
         topics = admin.user_topics(cluster.endpoint)
@@ -141,10 +161,13 @@ class Cluster(ABC):
                    on_ready: Callable[[admin.BrokerInfo], None] | None = None) -> list[admin.BrokerInfo]:
         """Until these brokers (default: all) are registered; `on_ready` is called for each as it comes."""
 
-    def open_endpoints(self) -> str:
-        """Step 3: the bootstrap servers clients use; a SCRAM user is created now that the brokers are up."""
+    def open_endpoints(self, client_quotas: dict[str, float] | None = None) -> str:
+        """Step 3: the bootstrap servers clients use; a SCRAM user is created, and the default
+        client quotas set, now that the brokers are up."""
         if self.security is not None and self.security.needs_scram_user:
             self.kafka.upsert_scram_user(self, self.security)
+        if client_quotas:
+            self.kafka.set_client_quotas(self, client_quotas)
         return self.bootstrap_servers
 
     @abstractmethod
@@ -276,6 +299,12 @@ class Cluster(ABC):
 
     def release_metrics_targets(self) -> None:
         """Undo what metrics_targets opened. Default: nothing to undo."""
+
+    def run_loadgen_inside(self, place: str, args: list[str], *, heap_mb: int, jvm_options: tuple[str, ...],
+                           log_path: Path, on_line: Callable[[str], None]) -> SamplerProcess:
+        """Run kafkalab's load generator with `args` inside `place` (a MetricsTarget.inside), its
+        output lines to `on_line`, until stopped or until its stdin closes. Default: no such place."""
+        raise ClusterError(f"platform {self.platform} cannot run a metrics sampler inside {place}")
 
     def node_descriptions(self) -> list[dict[str, Any]]:
         """The machines the brokers run on, for the run's fingerprint (kafkalab.metrics.fingerprint):

@@ -136,6 +136,22 @@ class _Strict(BaseModel):
     )
 
 
+class ClientQuotasSpec(_Strict):
+    """Quotas of the cluster's default client-id (Kafka's client quotas): every producer and
+    consumer instance is throttled beyond them. Set once the brokers are up."""
+
+    producer_byte_rate: float | None = Field(
+        None, gt=0, description="Bytes/s each producer may send before the brokers throttle it.")
+    consumer_byte_rate: float | None = Field(
+        None, gt=0, description="Bytes/s each consumer may fetch before the brokers throttle it.")
+    request_percentage: float | None = Field(
+        None, gt=0, description="Share of one request-handler and network thread each client may use, in percent.")
+
+    def kafka_names(self) -> dict[str, float]:
+        """The quotas that are set, under Kafka's names."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
 class SecuritySpec(_Strict):
     """How clients reach the brokers: SASL authentication and TLS encryption, or neither."""
 
@@ -235,7 +251,8 @@ class KubernetesSpec(_Strict):
     image_pull_policy: Literal["IfNotPresent", "Always", "Never"] | None = Field(
         None, description="Default Never for kafkalab.local images (no registry serves them), else IfNotPresent.")
     broker_cpu: str = Field("1", description="CPU request and limit per broker (the guide: 1).")
-    broker_memory: str | None = Field(None, description="Memory request and limit per broker; default twice the heap.")
+    broker_memory: str | None = Field(None, description="Memory request and limit per broker; default twice the heap "
+                                                   "plus 128 MiB for the JMX sampler run in the pod.")
     controller_cpu: str = Field("500m", description="CPU request and limit per controller.")
     controller_memory: str | None = Field(None, description="Memory per controller; default twice its heap.")
     storage: Literal["persistent", "ephemeral"] = Field(
@@ -284,6 +301,10 @@ class ClusterSpec(_Strict):
         None, description="A DC/OS options.json (path relative to the spec); its `kafka` section becomes broker settings."
     )
     ready_timeout_s: float = Field(120, gt=0, le=3600, description="How long brokers may take to register.")
+    client_quotas: ClientQuotasSpec = Field(
+        default_factory=ClientQuotasSpec,
+        description="Kafka client quotas for every client (e.g. producer_byte_rate), as a tenant's cluster has.",
+    )
     bootstrap_servers: str | None = Field(
         None, description="platform external (required there, refused elsewhere): host:port of the cluster's brokers, "
                           "comma-separated.",

@@ -117,8 +117,10 @@ class ExternalCluster(Cluster):
         return admin.wait_until_registered(lambda: probe_brokers(self.endpoint, timeout_s=min(timeout_s, 10)),
                                            expected, timeout_s=timeout_s, on_ready=on_ready)
 
-    def open_endpoints(self) -> str:
-        return self.servers  # no SCRAM user to create: the owner made the user kafkalab connects as
+    def open_endpoints(self, client_quotas: dict[str, float] | None = None) -> str:
+        # No SCRAM user to create (the owner made the user kafkalab connects as), and no quota
+        # to set: the spec rules refuse cluster.client_quotas here.
+        return self.servers
 
     def stop(self, grace_s: float = 10) -> None:
         """Delete the topics this run created (the run topics kept with topic.keep); never any other."""

@@ -38,6 +38,8 @@ def check_spec(spec: ExperimentSpec) -> str | None:
         return "faults: platform external never injects broker faults (kafkalab did not deploy these brokers)"
     if cluster.broker_config:
         return "cluster.broker_config: platform external does not change broker settings"
+    if cluster.client_quotas.kafka_names():
+        return "cluster.client_quotas: platform external does not change the cluster's quotas"
     if spec.load.platform != "local":
         return "load.platform: kubernetes Jobs against an external cluster are not offered yet; use local"
     if spec.producer.throughput == -1 and not spec.load.allow_unthrottled:

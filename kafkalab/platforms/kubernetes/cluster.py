@@ -7,7 +7,9 @@ steps: they go through `kafka` (a KafkaLevel), by default kafkalab.admin against
 headless-service names, which answer where the flow runs inside the cluster. Scaling patches
 the broker StatefulSet's replicas; stop() deletes the namespace and waits until it is gone.
 Perf pods start behind a start barrier (gate.py); broker faults delete broker pods and hold
-them down (broker_faults.py). SASL/TLS are not offered here yet (see CAPABILITIES).
+them down (broker_faults.py). Each broker's JMX listens on its pod's loopback only; a run's
+JMX sampler runs inside each broker pod (pod_exec.py). SASL/TLS are not offered here yet (see
+CAPABILITIES).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.load.runner import ConsumerLoad, LineSink, ProducerLoad
 from kafkalab.model import ConsumerOutcome, ProducerOutcome
-from kafkalab.platforms.base import Cluster, KafkaLevel
+from kafkalab.platforms.base import Cluster, KafkaLevel, MetricsTarget
 from kafkalab.platforms.kubernetes import CAPABILITIES, images, loadgen_jobs
 from kafkalab.platforms.kubernetes import manifests as m
 from kafkalab.platforms.kubernetes.broker_faults import BrokerFaults
@@ -48,9 +50,12 @@ from kafkalab.platforms.kubernetes.jobs import (
     stuck_reason,
     unscheduled_reason,
 )
+from kafkalab.platforms.kubernetes.pod_exec import PodCommand
 from kafkalab.platforms.local import new_cluster_id
 
 Progress = Callable[[str], None]
+# What the broker JMX sampler's JVM (64 MB heap) takes in a broker container while a run samples.
+SAMPLER_MEMORY_MB = 128
 
 
 def api_client(kubeconfig: str | None = None, context: str | None = None) -> k8s.ApiClient:
@@ -144,7 +149,8 @@ class KubernetesCluster(Cluster):
     def _resources(self, role: str) -> m.NodeResources:
         o = self.options
         heap = self.heap_mb if role == "broker" else self.controller_heap_mb
-        memory = getattr(o, f"{role}_memory", None) or f"{2 * heap}Mi"
+        reserve = SAMPLER_MEMORY_MB if role == "broker" else 0  # the JMX sampler run in the pod during a run
+        memory = getattr(o, f"{role}_memory", None) or f"{2 * heap + reserve}Mi"
         size = o.storage_size if role == "broker" else o.controller_storage_size
         return m.NodeResources(cpu=getattr(o, f"{role}_cpu"), memory=memory, heap_mb=heap, storage=o.storage,
                                storage_class=o.storage_class, storage_size=size)
@@ -497,6 +503,25 @@ class KubernetesCluster(Cluster):
 
     def down_brokers(self) -> list[int]:
         return self.faults.down()
+
+    # -- metrics: each broker's JMX, sampled inside its pod (pod_exec.py) ------------------------
+
+    def metrics_targets(self) -> list[MetricsTarget]:
+        """Each broker's JMX on its pod's 127.0.0.1 (m.JMX_PORT), reachable only inside that pod."""
+        return [MetricsTarget("broker-jmx", f"broker-{b.node_id}", f"127.0.0.1:{m.JMX_PORT}", inside=b.name)
+                for b in self.brokers]
+
+    def run_loadgen_inside(self, place: str, args: list[str], *, heap_mb: int, jvm_options: tuple[str, ...],
+                           log_path: Path, on_line: Callable[[str], None]) -> PodCommand:
+        """The image's load generator in broker pod `place`'s Kafka container, over pods/exec.
+
+        Its JVM counts against the broker container's CPU and memory (SAMPLER_MEMORY_MB is added
+        to the default memory); the container's environment sets the broker's heap, hence the
+        sampler's own."""
+        command = ["env", f"KAFKA_HEAP_OPTS=-Xms{heap_mb}m -Xmx{heap_mb}m",
+                   f"KAFKA_JVM_PERFORMANCE_OPTS={' '.join(('-XX:+UseSerialGC', *jvm_options))}",
+                   loadgen_jobs.LOADGEN_TOOL, *args]
+        return PodCommand(self.api, self.namespace, place, "kafka", command, log_path, on_line)
 
     # -- the fingerprint --------------------------------------------------------------------
 

@@ -83,12 +83,20 @@ class PrefixedKafka(KafkaLevel):
     def delete_user_topics(self, cluster: Cluster) -> list[str]:
         return list(self._call("delete_user_topics", 60, cluster))
 
+    def set_client_quotas(self, cluster: Cluster, quotas: dict[str, float]) -> None:
+        self._call("set_client_quotas", 120, cluster, dist=_dist_arguments(cluster), quotas=dict(quotas),
+                   work_dir=str(cluster.run_dir))
+
     def reassign(self, cluster: Cluster, timeout_s: float) -> dict[str, dict[int, list[int]]]:
-        dist = cluster.dist
         moved = self._call("reassign", timeout_s + 120, cluster, brokers=cluster.broker_ids,
-                           dist={"version": dist.version, "libs": str(dist.libs), "java": dist.java},
-                           work_dir=str(cluster.run_dir), timeout_s=timeout_s)
+                           dist=_dist_arguments(cluster), work_dir=str(cluster.run_dir), timeout_s=timeout_s)
         return {topic: {int(p): list(r) for p, r in parts.items()} for topic, parts in moved.items()}
+
+
+def _dist_arguments(cluster: Cluster) -> dict[str, str]:
+    """The Kafka jars for a call that runs one of Kafka's own commands (admin_call rebuilds the distribution)."""
+    dist = cluster.dist
+    return {"version": dist.version, "libs": str(dist.libs), "java": dist.java}
 
 
 def _last_json(text: str) -> dict[str, Any] | None:

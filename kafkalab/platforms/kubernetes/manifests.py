@@ -36,6 +36,9 @@ HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 
 BROKER_PORT = 9092
 CONTROLLER_PORT = 9093
+# A broker's JMX, on its pod's 127.0.0.1 only (kafkalab/java/LoopbackJmx.java via the image's
+# kafka-server-start.sh): no container port, no Service; the flow's sampler runs inside the pod.
+JMX_PORT = 9999
 KAFKA_UID = 1000  # kafka in kafkalab's image (kubetestbed/images.py), appuser in apache/kafka
 DATA_DIR = "/var/lib/kafka/data"
 CONFIG_DIR = "/etc/kafkalab"
@@ -237,6 +240,8 @@ def node_stateful_set(layout: Layout, role: str, replicas: int, res: NodeResourc
             field_ref=k8s.V1ObjectFieldSelector(field_path="metadata.namespace"))),
         k8s.V1EnvVar(name="KAFKA_HEAP_OPTS", value=f"-Xms{res.heap_mb}m -Xmx{res.heap_mb}m"),
     ]
+    if role == "broker":
+        env.append(k8s.V1EnvVar(name="KAFKALAB_JMX_PORT", value=str(JMX_PORT)))
     container = k8s.V1Container(
         name="kafka",
         image=layout.image,
