@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 quickstart: kafka
 	$(BIN)/kafkalab run experiments/quickstart.yaml
 
-test: kafka chromium kube-testbed kube-nodes kube-images lint
+test: kafka chromium kube-testbed kube-nodes kube-images kube-runner-image lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp tests
 
 # The fast loop: no brokers, no servers, no control plane (about a minute).
@@ -71,6 +71,13 @@ kube-images: kafka
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing libc6-dev >/dev/null; \
 	fi
 	$(BIN)/python -m kubetestbed.images
+
+# The flow runner image for the work-pool test (kubetestbed/runner_image.py):
+# kafkalab.local/runner:<kafkalab version>, docker/runner.Dockerfile's content without a
+# registry (mmdebstrap + wheels of this venv's versions; minutes once, then seconds).
+.PHONY: kube-runner-image
+kube-runner-image: kube-images
+	$(BIN)/python -m kubetestbed.runner_image
 
 bench: kafka
 	$(BIN)/python bench/cluster_bringup.py

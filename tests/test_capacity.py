@@ -35,7 +35,7 @@ from kafkalab.analysis.slo import Objective, check_rates, parse_objective
 from kafkalab.app.cli import main
 from kafkalab.core.errors import SpecError
 from kafkalab.kafka import histograms
-from kafkalab.results.figures import SCHEDULE_DELAY_P99_BOUND_MS
+from kafkalab.load.saturation import SCHEDULE_DELAY_P99_BOUND_MS
 from kafkalab.spec import parse_spec
 from kafkalab.spec.models import CapacitySpec
 from tests.conftest import jvms_of
@@ -575,9 +575,9 @@ def test_a_sweep_runs_a_study_per_cell_on_its_live_cluster(prefect_api, lab_env,
     assert _rows("SELECT count(*) AS n FROM runs WHERE sweep_id = :id", id=sweep_id) == [{"n": 0}]
 
 
-def test_a_report_of_a_study_that_is_not_there_is_one_line(fresh_db_url, tmp_path, capsys, monkeypatch):
-    # --database-url sets DATABASE_URL for the process (the flow's tasks read it): put it back after
-    monkeypatch.setenv("DATABASE_URL", fresh_db_url)
+def test_a_report_of_a_study_that_is_not_there_is_one_line(fresh_db_url, tmp_path, capsys):
+    before = os.environ.get("DATABASE_URL")
     code = main(["report", "--out", str(tmp_path), "--capacity", "999", "--database-url", fresh_db_url])
     err = capsys.readouterr().err
     assert code == 2 and err == "kafkalab: --capacity 999: no such capacity study\n"
+    assert os.environ.get("DATABASE_URL") == before  # --database-url was this command's only

@@ -488,9 +488,23 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def _use_database(explicit: str | None) -> None:
-    """--database-url reaches every step (and the flow's tasks) as DATABASE_URL."""
+    """--database-url reaches every step (and the flow's tasks) as DATABASE_URL, for this
+    command only: main() puts the variable back when it returns."""
     if explicit:
         os.environ["DATABASE_URL"] = explicit
+
+
+@contextlib.contextmanager
+def _database_url_of_this_command() -> Iterator[None]:
+    """An in-process caller of main() (a test, a notebook) keeps its own DATABASE_URL."""
+    before = os.environ.get("DATABASE_URL")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = before
 
 
 # --------------------------------------------------------------------------- parser
@@ -617,7 +631,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _database_url_of_this_command():
+            return args.func(args)
     except SpecError as exc:
         print(f"kafkalab: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from kafkalab.load.saturation import KEPT_RATE_SHARE, SCHEDULE_DELAY_P99_BOUND_MS
 from kafkalab.metrics import names as n
 from kafkalab.model import Evidence, MetricSample, RunFigures, RunMetrics, Verdict
 
@@ -61,9 +62,6 @@ GENERATOR_HANDLER_IDLE_PCT = 50.0
 # A generator process busy this much of one core is at its own limit: its producers' send
 # path (record creation, serialisation, the batching the send() call does) is on one thread.
 GENERATOR_PROCESS_CPU_PCT = 90.0
-# The generator's schedule-delay p99 beyond which it did not offer its target rate: the same
-# bound the figures use to call a run saturated (kafkalab.results.figures).
-SCHEDULE_DELAY_P99_BOUND_MS = 50.0
 # Resources within this share of their threshold are named in a `none` verdict's summary.
 HEADROOM_SHARE = 0.9
 
@@ -235,7 +233,7 @@ def _rate_evidence(figures: RunFigures) -> list[Evidence]:
     target, achieved = figures.target_records_per_sec, figures.achieved_records_per_sec
     if target is None or achieved is None or target <= 0:
         return []
-    return [Evidence("achieved / target records/s", round(achieved / target, 4), 0.95,
+    return [Evidence("achieved / target records/s", round(achieved / target, 4), KEPT_RATE_SHARE,
                      ">=" if not figures.saturated else "<")]
 
 

@@ -17,15 +17,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 from kafkalab.kafka import histograms, loadgen
+from kafkalab.load.saturation import KEPT_RATE_SHARE, SCHEDULE_DELAY_P99_BOUND_MS
 from kafkalab.model import ConsumerOutcome, LatencySummary, LoadInterval, ProducerOutcome, RunFigures
 
 DEFAULT_WARMUP_SHARE = 0.1  # of the common window, when the spec sets no load.warmup_s
-KEPT_RATE_SHARE = 0.95  # achieved below this share of the target: saturated
-# The generator fell behind its schedule: a client on that schedule would have waited this
-# long (p99) before it could even send. Beyond it the target rate was not really offered, and
-# the corrected latency holds the generator's own stalls (a busy 2-core machine shows ~10 ms
-# of scheduling noise, hence not less).
-SCHEDULE_DELAY_P99_BOUND_MS = 50.0
 PRODUCER_KINDS = loadgen.PRODUCER_KINDS
 
 
