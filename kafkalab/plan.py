@@ -177,8 +177,13 @@ def render_plan(plan: SweepPlan) -> str:
               "records/run", "reps"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     fmt = lambda r: "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
-    lines = [f"sweep {plan.spec.name}: {len(plan.cells)} cells x {plan.repetitions} repetitions = "
-             f"{len(plan.cells) * plan.repetitions} runs, {plan.estimated_records():,} records in all",
-             fmt(header), fmt(["-" * w for w in widths])]
+    study = plan.spec.capacity
+    if study is not None:  # a study instead of each cell's fixed-rate runs: records/run and reps do not apply
+        summary = (f"sweep {plan.spec.name}: {len(plan.cells)} cells, a capacity study at {study.slo} in each "
+                   f"(its steps replace the fixed-rate runs: records/run and reps do not apply)")
+    else:
+        summary = (f"sweep {plan.spec.name}: {len(plan.cells)} cells x {plan.repetitions} repetitions = "
+                   f"{len(plan.cells) * plan.repetitions} runs, {plan.estimated_records():,} records in all")
+    lines = [summary, fmt(header), fmt(["-" * w for w in widths])]
     lines += [fmt(r) for r in rows]
     return "\n".join(lines)

@@ -496,6 +496,17 @@ def test_a_sweep_with_a_bad_study_is_one_line_and_nothing_runs(settings, message
     assert not (unreachable_database / "runs").exists()
 
 
+def test_a_capacity_sweeps_dry_run_describes_its_studies(tmp_path, unreachable_database, capsys):
+    path = _sweep_file(tmp_path, {"slo": "p99<30ms", "rates": [500, 1000], "repetitions": 2, "step_s": 3})
+    assert main(["sweep", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "2 cells, a capacity study at p99<30ms in each" in out and "records in all" not in out
+    cells = [line for line in out.splitlines() if line.startswith("cell ")]
+    assert len(cells) == 2 and all("steps at 500, 1,000 records/s, 2 runs of 3 s a step" in c for c in cells), cells
+    assert "at most 732.4 KiB (750000 bytes) a run of the top step" in cells[0]  # 1000/s x 3 s x 250 B
+    assert not (unreachable_database / "runs").exists()
+
+
 def _stored_run(store, brokers: int) -> int:
     from datetime import datetime
 

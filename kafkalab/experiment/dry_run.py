@@ -30,6 +30,8 @@ def run_lines(spec: ExperimentSpec) -> list[str]:
 def sweep_lines(plan: SweepPlan) -> list[str]:
     """What the sweep's cells write (the plan itself is kafkalab.plan.render_plan)."""
     lines = [f"dry run of sweep {plan.spec.name}: nothing is started, created or written"]
+    if plan.spec.capacity is not None:
+        return [*lines, *_study_lines(plan)]
     for cell in plan.cells:
         spec = cell.spec
         topic = _name(spec, f"{spec.topic.name}-s<sweep id>-c{cell.index}-r<1..{plan.repetitions}>")
@@ -38,6 +40,30 @@ def sweep_lines(plan: SweepPlan) -> list[str]:
                      f"at most {_size(written_bytes_at_most(spec))} per run")
     total = sum(written_bytes_at_most(c.spec) for c in plan.cells) * plan.repetitions
     lines.append(f"writes at most {_size(total)} in all ({len(plan.cells)} cells x {plan.repetitions} repetitions)")
+    lines.append(f"afterwards: {afterwards(plan.cells[0].spec)}" if plan.cells else "afterwards: nothing")
+    return lines
+
+
+def _study_lines(plan: SweepPlan) -> list[str]:
+    """A capacity sweep: each cell's study, its steps and what one step's run writes at most."""
+    study = plan.spec.capacity
+    assert study is not None
+    if study.rates:
+        steps = f"steps at {', '.join(f'{r:,g}' for r in study.rates)} records/s"
+        top = max(study.rates)
+    else:
+        steps = "an unthrottled probe, then steps at 10% .. 110% of its rate"
+        top = None
+    lines = []
+    for cell in plan.cells:
+        spec = cell.spec
+        topic = _name(spec, f"{spec.topic.name}-cap<study id>-s<step>-r<1..{study.repetitions}>")
+        step_bytes = (f", at most {_size(int(top * study.step_s * spec.producer.record_size))} a run of the top step"
+                      if top is not None else "")
+        lines.append(f"cell {cell.index} ({cell.label}) on {where(spec)}: a capacity study at {study.slo} "
+                     f"({study.kind}): {steps}, {study.repetitions} run{'s' if study.repetitions != 1 else ''} of "
+                     f"{study.step_s:g} s a step until one "
+                     f"fails, then up to {study.max_bisections} bisections; topics {topic}{step_bytes}")
     lines.append(f"afterwards: {afterwards(plan.cells[0].spec)}" if plan.cells else "afterwards: nothing")
     return lines
 
