@@ -8,6 +8,7 @@ of its own per test. Neither touches DATABASE_URL or KAFKALAB_DATA_DIR.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,6 +117,34 @@ def jvms_of(directory: Path) -> list[psutil.Process]:
     return found
 
 
+@pytest.fixture(scope="session")
+def one_broker_cluster(tmp_path_factory: pytest.TempPathFactory, kafka_dist):
+    """One local KRaft broker (heap 256 MB, controller 192 MB) shared by the session's tests
+    that need just a broker (test_generator_runs, test_run_metrics): one start instead of one
+    per module. Each test makes topics of its own names; a test that pauses the broker
+    (SIGSTOP) lets it go on (SIGCONT) before it ends."""
+    with running_local_cluster(kafka_dist, tmp_path_factory.mktemp("one-broker")) as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def running_local_cluster(kafka_dist, root: Path, settings=None, *, brokers: int = 1):
+    """A local KRaft cluster (heap 256 MB, controller 192 MB) under `root`, ready; stopped
+    after, leaving no JVM."""
+    from kafkalab.kafka.broker_config import BrokerSettings
+    from kafkalab.platforms.local import LocalCluster
+
+    cluster = LocalCluster(kafka_dist, root / "cluster", settings or BrokerSettings(), heap_mb=256,
+                           controller_heap_mb=192)
+    try:
+        cluster.deploy(brokers)
+        cluster.wait_ready(timeout_s=120)
+        yield cluster
+    finally:
+        cluster.stop(grace_s=0)
+    assert jvms_of(root / "cluster") == []
+
+
 # --------------------------------------------------------------------------- Kubernetes
 
 
@@ -146,7 +175,7 @@ def kube_real_testbed(tmp_path_factory: pytest.TempPathFactory):
     from kubetestbed import images
     from kubetestbed.controlplane import BinariesMissing, ControlPlane
     from kubetestbed.kernel import read_sysctls
-    from tests.test_kube_real_node import assert_kernel_settings_put_back, node_traces
+    from tests.kube_real import NO_TRACES, assert_kernel_settings_put_back, node_traces
 
     try:  # the archives first: a missing one fails at once, naming `make kube-images`
         archives = [images.built_archive(name) for name in (
@@ -167,5 +196,5 @@ def kube_real_testbed(tmp_path_factory: pytest.TempPathFactory):
         names = [node.cgroups.name for node in plane.real_nodes]
         plane.stop()
     assert plane.cleanup_problems == []
-    assert node_traces(workdir, names) == {"processes": [], "mounts": [], "netns": [], "cgroups": [], "dirs": []}
+    assert node_traces(workdir, names) == NO_TRACES
     assert_kernel_settings_put_back(before)

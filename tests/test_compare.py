@@ -187,20 +187,8 @@ def test_cli_text_json_and_html(store, stored, monkeypatch, capsys, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory, kafka_dist):
-    from kafkalab.kafka.broker_config import BrokerSettings
-    from kafkalab.platforms.local import LocalCluster
-    from tests.conftest import jvms_of
-
-    root = tmp_path_factory.mktemp("compare-runs")
-    cluster = LocalCluster(kafka_dist, root / "cluster", BrokerSettings(), heap_mb=256, controller_heap_mb=192)
-    try:
-        cluster.deploy(1)
-        cluster.wait_ready(timeout_s=120)
-        yield cluster
-    finally:
-        cluster.stop(grace_s=0)
-    assert jvms_of(root / "cluster") == []
+def broker(one_broker_cluster):
+    return one_broker_cluster
 
 
 def _real_run(store: Store, cluster, work, name: str, repetition: int, *, rate: float | None, records: int,

@@ -1,6 +1,6 @@
 """kafkalab's load generator on a real broker: the figures a run stores are what its records say.
 
-One broker for the module. Each test runs the generator the way a run does
+One broker, the session's (shared with test_run_metrics). Each test runs the generator the way a run does
 (kafkalab.load.runner.run_load), computes the run's figures, stores the run on a real
 PostgreSQL, and reads back what a user would: v_run_totals, v_run_latency, the intervals.
 In test mode the generator also writes every record's latencies, so the merged
@@ -19,13 +19,11 @@ import pytest
 
 from kafkalab.experiment.steps import new_run_record
 from kafkalab.kafka import admin
-from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.load.runner import ConsumerLoad, ProducerLoad, run_load
 from kafkalab.platforms.local import LocalCluster
 from kafkalab.results.figures import run_figures
 from kafkalab.results.store import Store
 from kafkalab.spec import parse_spec
-from tests.conftest import jvms_of
 from tests.databases import fresh_database
 from tests.test_figures import _within_precision, exact_percentile
 
@@ -34,17 +32,10 @@ pytestmark = pytest.mark.kafka
 PERCENTILES = {"p50_ms": 50, "p90_ms": 90, "p99_ms": 99, "p999_ms": 99.9, "max_ms": 100}
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory, kafka_dist):
-    root = tmp_path_factory.mktemp("generator-runs")
-    cluster = LocalCluster(kafka_dist, root / "cluster", BrokerSettings(), heap_mb=384, controller_heap_mb=192)
-    try:
-        cluster.deploy(1)
-        cluster.wait_ready(timeout_s=120)
-        yield cluster
-    finally:
-        cluster.stop(grace_s=0)
-    assert jvms_of(root / "cluster") == []
+@pytest.fixture
+def broker(one_broker_cluster: LocalCluster) -> LocalCluster:
+    """The session's one broker (tests/conftest.py), shared with test_run_metrics."""
+    return one_broker_cluster
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +112,9 @@ def test_two_instances_at_a_kept_rate_store_merged_exact_figures(broker, store, 
     _, ((first_start,),) = store.query(f"SELECT min(start_at) FROM load_intervals WHERE run_id = {run_id}")
     _, ((in_window, window_s),) = store.query(
         "SELECT sum(i.acked), extract(epoch FROM r.window_end - r.window_start) "
-        "FROM load_intervals i JOIN runs r ON r.id = i.run_id WHERE i.run_id = %d AND i.role = 'producer' "
+        f"FROM load_intervals i JOIN runs r ON r.id = i.run_id WHERE i.run_id = {run_id} AND i.role = 'producer' "
         "AND i.start_at + (i.end_at - i.start_at) / 2 BETWEEN r.window_start AND r.window_end "
-        "GROUP BY r.window_end, r.window_start" % run_id)
+        "GROUP BY r.window_end, r.window_start")
     assert totals["window_records_per_sec"] == pytest.approx(float(in_window) / float(window_s), rel=0.01)
     assert totals["window_records"] < 3000  # the warm-up's records are not in it
     assert (figures.window_start - first_start).total_seconds() >= 1.0

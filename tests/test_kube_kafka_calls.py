@@ -18,13 +18,10 @@ import pytest
 from kafkalab.core.errors import ClusterError
 from kafkalab.core.waiting import wait_until
 from kafkalab.kafka import admin
-from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.platforms.base import KafkaLevel
 from kafkalab.platforms.kubernetes.kafka_calls import PrefixedKafka, kafka_level
-from kafkalab.platforms.local import LocalCluster
 from kafkalab.spec import parse_spec
 from kafkalab.spec.models import TopicSpec
-from tests.conftest import jvms_of
 
 
 def test_the_spec_chooses_where_the_calls_go():
@@ -37,16 +34,8 @@ def test_the_spec_chooses_where_the_calls_go():
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory, kafka_dist):
-    root = tmp_path_factory.mktemp("kafka-calls")
-    cluster = LocalCluster(kafka_dist, root / "cluster", BrokerSettings(), heap_mb=256, controller_heap_mb=192)
-    try:
-        cluster.deploy(1)
-        cluster.wait_ready(timeout_s=120)
-        yield cluster
-    finally:
-        cluster.stop(grace_s=0)
-    assert jvms_of(root / "cluster") == []
+def broker(one_broker_cluster):
+    return one_broker_cluster
 
 
 @pytest.mark.kafka

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,6 +31,12 @@ from kubetestbed import layout, leftovers, oci
 from kubetestbed.controlplane import BinariesMissing, ControlPlane
 from kubetestbed.kernel import read_sysctls
 from kubetestbed.realnode import PAUSE_IMAGE, REAL_NODE_LABEL, REAL_NODE_VALUE, RealNode
+from tests.kube_real import (
+    NO_TRACES,
+    assert_kernel_settings_put_back,
+    kubelet_settings_in_force,
+    node_traces,
+)
 
 pytestmark = [pytest.mark.kube, pytest.mark.kube_real]
 
@@ -40,7 +45,6 @@ BUSYBOX = Path("/bin/busybox")  # Debian's busybox-static
 BUSYBOX_APPLETS = ("sh", "echo", "cat", "id", "sleep", "seq", "nslookup", "grep", "tail", "cut",
                    "printf", "httpd", "nc")
 EPOCH = 1_700_000_000
-KUBELET_SETS = {"vm.overcommit_memory": "1", "kernel.panic": "10", "kernel.panic_on_oops": "1"}
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout_s: float = 120.0) -> None:
@@ -123,8 +127,9 @@ def image_archives(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def real_bed(tmp_path_factory: pytest.TempPathFactory, image_archives: list[Path]) -> Iterator[ControlPlane]:
-    """A control plane with one kwok node and two real nodes, the test images imported."""
-    plane = start_bed(tmp_path_factory.mktemp("kube-real"), nodes=1, real_nodes=2)
+    """A control plane with two real nodes (no kwok node: tests/test_kube_testbed.py has those),
+    the test images imported."""
+    plane = start_bed(tmp_path_factory.mktemp("kube-real"), nodes=0, real_nodes=2)
     try:
         for node in plane.real_nodes:
             import_images(node, image_archives)
@@ -183,48 +188,6 @@ def pod_phase(core: client.CoreV1Api, namespace: str, name: str) -> str:
 # kernel settings are already rewritten and restoring them could not be seen.
 
 
-def node_traces(workdir: Path, names: list[str]) -> dict[str, list[str]]:
-    """What a stopped test bed must not have left: processes, mounts, netns, cgroups, and
-    the short runtime dirs. `names`: the real nodes' netns/cgroup names."""
-    processes = []
-    for process in psutil.process_iter(["cmdline", "status"]):
-        try:
-            cmdline = process.info["cmdline"] or []
-            cgroup = Path(f"/proc/{process.pid}/cgroup").read_text()
-        except (OSError, psutil.Error):
-            continue
-        if process.info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        if any(str(workdir) in arg or any(name in arg for name in names) for arg in cmdline) \
-                or any(name in cgroup for name in names):
-            processes.append(" ".join(cmdline))
-    with open("/proc/self/mounts") as mounts:
-        mounted = [line.split()[1] for line in mounts
-                   if str(workdir) in line or any(name in line for name in names)]
-    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    left_netns = [name for name in names if name in namespaces.split()]
-    cgroups = [str(path) for name in names for path in Path("/sys/fs/cgroup").glob(f"*/{name}")]
-    dirs = [str(path) for name in names for path in Path(tempfile.gettempdir()).glob(name)]
-    return {"processes": processes, "mounts": mounted, "netns": left_netns, "cgroups": cgroups, "dirs": dirs}
-
-
-def kubelet_settings_in_force(sysctls: dict[str, str]) -> bool:
-    """Whether the settings are what a kubelet sets (one runs, or ran and was not undone)."""
-    return all(sysctls.get(name) == value for name, value in KUBELET_SETS.items())
-
-
-def assert_kernel_settings_put_back(before: dict[str, str]) -> None:
-    """The kernel settings are what they were before, unless another test session's real
-    node still runs (then they stay its kubelet's, and the last test bed to stop restores)."""
-    now = read_sysctls()
-    if leftovers.live_nodes():
-        assert kubelet_settings_in_force(now), now
-    elif not kubelet_settings_in_force(before):
-        assert now == before
-    else:  # `before` was another session's kubelet's, which has stopped since
-        assert not kubelet_settings_in_force(now), now
-
-
 def test_sigterm_to_the_owner_leaves_no_process_mount_netns_cgroup_or_kernel_setting(
         tmp_path: Path, image_archives: list[Path]):
     """A test bed whose real node runs a pod is stopped by SIGTERM to its owner: everything goes."""
@@ -267,8 +230,7 @@ def test_sigterm_to_the_owner_leaves_no_process_mount_netns_cgroup_or_kernel_set
     finally:
         owner.send_signal(signal.SIGTERM)
         owner.wait(timeout=120)
-    assert node_traces(workdir, [started["name"]]) == {
-        "processes": [], "mounts": [], "netns": [], "cgroups": [], "dirs": []}
+    assert node_traces(workdir, [started["name"]]) == NO_TRACES
     assert_kernel_settings_put_back(before)
     assert not [link for link in started["links"] if link in os.listdir("/sys/class/net")]  # bridge, veth
 
@@ -301,8 +263,7 @@ def test_a_node_whose_owner_was_killed_is_removed_by_the_next_sweep(tmp_path: Pa
         left = node_traces(nodes_dir, [name])
         assert left["processes"] and left["netns"] and left["cgroups"], left  # the kill did leave them
         assert leftovers.sweep() == []
-        assert node_traces(nodes_dir, [name]) == {"processes": [], "mounts": [], "netns": [], "cgroups": [],
-                                                  "dirs": []}
+        assert node_traces(nodes_dir, [name]) == NO_TRACES
         assert_kernel_settings_put_back(before)
     finally:
         for process in psutil.process_iter(["cmdline"]):
@@ -322,8 +283,6 @@ def test_the_real_nodes_are_ready_labelled_and_reachable_only_in_their_namespace
         internal = [a.address for a in node_obj.status.addresses if a.type == "InternalIP"]
         assert internal == [node.node_ip] and not internal[0].startswith("127.")
         assert node_obj.status.node_info.kubelet_version == layout.K8S_VERSION
-    kinds = sorted(n.metadata.labels.get(REAL_NODE_LABEL, "kwok") for n in client.CoreV1Api(api).list_node().items)
-    assert kinds == ["kwok", "real", "real"]  # the kwok node stays for the wide tests
     # Nothing of the node listens in the host's namespace: its ports are in its own.
     node = real_bed.real_nodes[0]
     host_listeners = {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections("inet")

@@ -1,21 +1,18 @@
 """The Kubernetes platform on a real node of the test bed: Kafka and the load in real pods.
 
-One real node (kubelet + containerd in namespaces of the test bed's own, kubetestbed/realnode.py)
-with the images of `make kube-images` imported. A 1-broker KRaft cluster in StatefulSet pods
-(persistent volumes: static hostPath PVs), the flow's Kafka calls behind the node's command
-prefix (kafka_calls.py), two producer pods of kafkalab's generator and a consumer pod alongside them, all behind one
-start barrier, a broker pod killed while they send and held down for a while, then
-integrity: every record the producers had acknowledged is in the topic. (Consumers after the
-producers run in the same Jobs: tests/test_kube_platform.py.)
+The session's real node (tests/conftest.py kube_real_testbed: kubelet + containerd in
+namespaces of the test bed's own, the images of `make kube-images` imported). A 1-broker
+KRaft cluster in StatefulSet pods (persistent volumes: static hostPath PVs), the flow's Kafka
+calls behind the node's command prefix (kafka_calls.py), two producer pods of kafkalab's
+generator and a consumer pod alongside them, all behind one start barrier, a broker pod
+killed while they send and held down for a while, then integrity: every record the
+producers had acknowledged is in the topic. (Consumers after the producers run in the same
+Jobs: tests/test_kube_platform.py.)
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
@@ -26,75 +23,45 @@ from kafkalab.platforms.kubernetes import KubernetesCluster
 from kafkalab.platforms.kubernetes import manifests as m
 from kafkalab.platforms.kubernetes.kafka_calls import PrefixedKafka
 from kafkalab.spec import parse_spec
-from kubetestbed import images
-from kubetestbed.controlplane import BinariesMissing, ControlPlane
+from tests.kube_real import (
+    BROKER_HEAP_MB,
+    CLIENT_HEAP_MB,
+    CONTROLLER_HEAP_MB,
+    kubernetes_section,
+    static_volumes,
+)
 
 pytestmark = [pytest.mark.kube, pytest.mark.kube_real]
 
-SPEC = {
-    "name": "real-study", "platform": "kubernetes",
-    "cluster": {"brokers": 1, "heap_mb": 256, "controller_heap_mb": 192,
-                # sized for a node with the machine's 2 CPUs, shared with everything else
-                "kubernetes": {"broker_cpu": "500m", "controller_cpu": "250m", "producer_cpu": "250m",
-                               "broker_memory": "600Mi", "controller_memory": "450Mi", "producer_memory": "400Mi",
-                               "storage_size": "1Gi", "controller_storage_size": "1Gi", "schedule_timeout_s": 120}},
-    "topic": {"partitions": 2, "replication_factor": 1},
-    "producer": {"tool": "kafkalab", "instances": 2, "num_records": 3000, "record_size": 100, "throughput": 500,
-                 "heap_mb": 160, "reporting_interval_ms": 1000, "props": {"acks": "all"}, "timeout_s": 300},
-    # alongside: a consumer pod reads while they write (its idle timeout outlasts the broker's restart)
-    "consumer": {"tool": "kafkalab", "timing": "alongside", "heap_mb": 160, "timeout_ms": 180000},
-    "faults": [{"action": "kill", "broker": 0, "at_s": 1, "restart_after_s": 3}],
-}
+
+def real_spec(node, storage_class: str):
+    return parse_spec({
+        "name": "real-study", "platform": "kubernetes",
+        "cluster": {"brokers": 1, "heap_mb": BROKER_HEAP_MB, "controller_heap_mb": CONTROLLER_HEAP_MB,
+                    # the one broker's restart holds up every send: it gets more CPU than the sizing's
+                    "kubernetes": kubernetes_section(node, storage_class, broker_cpu="500m")},
+        "topic": {"partitions": 2, "replication_factor": 1},
+        "producer": {"tool": "kafkalab", "instances": 2, "num_records": 3000, "record_size": 100, "throughput": 500,
+                     "heap_mb": CLIENT_HEAP_MB, "reporting_interval_ms": 1000, "props": {"acks": "all"},
+                     "timeout_s": 300},
+        # alongside: a consumer pod reads while they write (its idle timeout outlasts the broker's restart)
+        "consumer": {"tool": "kafkalab", "timing": "alongside", "heap_mb": CLIENT_HEAP_MB, "timeout_ms": 180000},
+        "faults": [{"action": "kill", "broker": 0, "at_s": 1, "restart_after_s": 3}],
+    })
 
 
-@pytest.fixture(scope="module")
-def real_node(tmp_path_factory):
-    plane = ControlPlane(nodes=0, real_nodes=1, workdir=tmp_path_factory.mktemp("kube-real-platform"))
-    try:
-        plane.start()
-    except BinariesMissing as missing:
-        pytest.fail(str(missing), pytrace=False)
-    try:
-        node = plane.real_nodes[0]
-        for name in (images.platform_images.default_image("4.4.0"), images.pause_image_name()):
-            images.import_image(images.built_archive(name), node.containerd_socket)
-        yield plane, node
-    finally:
-        plane.stop()
-    assert plane.cleanup_problems == []
-
-
-def _static_volumes(core: k8s.CoreV1Api, storage_class: str, root: Path, count: int) -> list[str]:
-    """hostPath PVs (no provisioner here), their directories owned by the pods' uid (hostPath ignores fsGroup)."""
-    names = []
-    for i in range(count):
-        path = root / f"pv-{i}"
-        path.mkdir(parents=True)
-        os.chown(path, m.KAFKA_UID, m.KAFKA_UID)
-        name = f"{storage_class}-{i}"
-        core.create_persistent_volume(k8s.V1PersistentVolume(
-            metadata=k8s.V1ObjectMeta(name=name),
-            spec=k8s.V1PersistentVolumeSpec(
-                capacity={"storage": "1Gi"}, access_modes=["ReadWriteOnce"], storage_class_name=storage_class,
-                persistent_volume_reclaim_policy="Retain", host_path=k8s.V1HostPathVolumeSource(path=str(path)))))
-        names.append(name)
-    return names
-
-
-def test_brokers_producers_behind_the_barrier_and_a_killed_broker_on_a_real_node(real_node, kafka_dist, tmp_path):
-    plane, node = real_node
+def test_brokers_producers_behind_the_barrier_and_a_killed_broker_on_a_real_node(kube_real_testbed, kafka_dist,
+                                                                                   tmp_path):
+    plane = kube_real_testbed
+    (node,) = plane.real_nodes
     api = plane.api_client()
     core = k8s.CoreV1Api(api)
-    storage_class = f"kafkalab-real-{secrets.token_hex(3)}"
-    data_root = Path("/var/tmp") / storage_class  # outside the test's tmp: the pods write there as uid 1000
-    volumes = _static_volumes(core, storage_class, data_root, 2)
-    spec = parse_spec({**SPEC, "cluster": {**SPEC["cluster"], "kubernetes": {
-        **SPEC["cluster"]["kubernetes"], "storage_class": storage_class, "kafka_calls_via": node.command_prefix()}}})
     progress: list[str] = []
-    try:
+    with static_volumes(core, "kafkalab-real", 2) as storage_class:  # the controller's and the broker's
+        spec = real_spec(node, storage_class)
         cluster = KubernetesCluster(kafka_dist, tmp_path / "run", BrokerSettings(), spec.cluster.kubernetes,
-                                    name="real", heap_mb=256, controller_heap_mb=192, api=api,
-                                    kafka=PrefixedKafka(node.command_prefix()))
+                                    name="real", heap_mb=BROKER_HEAP_MB, controller_heap_mb=CONTROLLER_HEAP_MB,
+                                    api=api, kafka=PrefixedKafka(node.command_prefix()))
         cluster.deploy(1, 1, on_progress=progress.append)
         try:
             assert [b.node_id for b in cluster.wait_ready(timeout_s=300)] == [0]  # registered, asked from the node
@@ -134,7 +101,3 @@ def test_brokers_producers_behind_the_barrier_and_a_killed_broker_on_a_real_node
             started = time.monotonic()
             cluster.stop()
             progress.append(f"namespace deleted in {time.monotonic() - started:.0f}s")
-    finally:
-        for name in volumes:
-            core.delete_persistent_volume(name)
-        shutil.rmtree(data_root, ignore_errors=True)

@@ -7,14 +7,12 @@ the topic and the smoke test; 3 producer pods of an Indexed Job behind the start
 broker pod deleted while they send, the consumer test, the results into PostgreSQL; then
 the brokers scaled 3 -> 4, partitions reassigned, and the same run again. The flow's Kafka
 calls go through the node's namespaces (cluster.kubernetes.kafka_calls_via), where the
-brokers' pod names resolve. Sized for the machine's 2 CPUs: every pod's request is small.
+brokers' pod names resolve. Sized for the machine's 2 CPUs: every pod's request is small
+(tests/kube_real.py POD_SIZING).
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
 import time
 from pathlib import Path
 
@@ -27,17 +25,19 @@ from kafkalab.platforms.kubernetes import manifests as m
 from kafkalab.platforms.kubernetes.images import default_image
 from kafkalab.results.store import Store
 from kafkalab.spec import parse_sweep
+from tests.kube_real import (
+    BROKER_HEAP_MB,
+    CLIENT_HEAP_MB,
+    CONTROLLER_HEAP_MB,
+    kubernetes_section,
+    static_volumes,
+)
 
 pytestmark = [pytest.mark.kube, pytest.mark.kube_real]
 
 PRODUCERS = 3
 RECORDS_EACH = 3000
 KILLED_BROKER = 1
-# Requests and limits of every pod at once (controller + 4 brokers + 3 producers) within the
-# node's 2 CPUs: 200m + 4 x 300m + 3 x 150m = 1.85. The consumer runs after the producers.
-RESOURCES = {"controller_cpu": "200m", "broker_cpu": "300m", "producer_cpu": "150m",
-             "storage_size": "1Gi", "controller_storage_size": "1Gi", "schedule_timeout_s": 300,
-             "teardown_timeout_s": 300}
 
 
 def rows(sql: str, **params) -> list[dict]:
@@ -46,39 +46,20 @@ def rows(sql: str, **params) -> list[dict]:
     return [dict(zip(columns, r)) for r in data]
 
 
-def _static_volumes(core: k8s.CoreV1Api, storage_class: str, root: Path, count: int) -> list[str]:
-    """hostPath PVs for the StatefulSets' claims (no provisioner on the test bed), their
-    directories owned by the pods' uid (hostPath ignores fsGroup)."""
-    names = []
-    for i in range(count):
-        path = root / f"pv-{i}"
-        path.mkdir(parents=True)
-        os.chown(path, m.KAFKA_UID, m.KAFKA_UID)
-        name = f"{storage_class}-{i}"
-        core.create_persistent_volume(k8s.V1PersistentVolume(
-            metadata=k8s.V1ObjectMeta(name=name),
-            spec=k8s.V1PersistentVolumeSpec(
-                capacity={"storage": "1Gi"}, access_modes=["ReadWriteOnce"], storage_class_name=storage_class,
-                persistent_volume_reclaim_policy="Retain", host_path=k8s.V1HostPathVolumeSource(path=str(path)))))
-        names.append(name)
-    return names
-
-
 def study_spec(plane, node, storage_class: str):
     return parse_sweep({
         "name": "it-kube-real-study",
         "base": {
             "platform": "kubernetes",
-            "cluster": {"brokers": 3, "heap_mb": 256, "controller_heap_mb": 192, "ready_timeout_s": 600,
-                        "kubernetes": {**RESOURCES, "kubeconfig": str(plane.kubeconfig),
-                                       "image": default_image(DEFAULT_KAFKA_VERSION),
-                                       "storage_class": storage_class,
-                                       "kafka_calls_via": node.command_prefix()}},
+            "cluster": {"brokers": 3, "heap_mb": BROKER_HEAP_MB, "controller_heap_mb": CONTROLLER_HEAP_MB,
+                        "ready_timeout_s": 600,
+                        "kubernetes": kubernetes_section(node, storage_class, kubeconfig=str(plane.kubeconfig),
+                                                         image=default_image(DEFAULT_KAFKA_VERSION))},
             "topic": {"partitions": 3, "replication_factor": 3, "config": {"min.insync.replicas": 2}},
             "producer": {"tool": "kafkalab", "instances": PRODUCERS, "num_records": RECORDS_EACH,
-                         "record_size": 100, "throughput": 500, "heap_mb": 128, "reporting_interval_ms": 1000,
-                         "props": {"acks": "all"}, "timeout_s": 600},
-            "consumer": {"tool": "kafkalab", "heap_mb": 128, "timeout_ms": 120000},
+                         "record_size": 100, "throughput": 500, "heap_mb": CLIENT_HEAP_MB,
+                         "reporting_interval_ms": 1000, "props": {"acks": "all"}, "timeout_s": 600},
+            "consumer": {"tool": "kafkalab", "heap_mb": CLIENT_HEAP_MB, "timeout_ms": 120000},
             # a broker pod deleted while the producers send, let come back 3 s later
             "faults": [{"action": "kill", "broker": KILLED_BROKER, "at_s": 1, "restart_after_s": 3}],
         },
@@ -108,10 +89,7 @@ def study(kube_real_testbed, prefect_api, lab_env):
     plane = kube_real_testbed
     (node,) = plane.real_nodes
     core = k8s.CoreV1Api(plane.api_client())
-    storage_class = f"kafkalab-study-{secrets.token_hex(3)}"
-    data_root = Path("/var/tmp") / storage_class  # outside pytest's tmp: the pods write there as uid 1000
-    volumes = _static_volumes(core, storage_class, data_root, 1 + 4)  # the controller, up to 4 brokers
-    try:
+    with static_volumes(core, "kafkalab-study", 1 + 4) as storage_class:  # the controller, up to 4 brokers
         started = time.monotonic()
         sweep_id = sweep(study_spec(plane, node, storage_class))
         elapsed = time.monotonic() - started
@@ -125,10 +103,6 @@ def study(kube_real_testbed, prefect_api, lab_env):
             "processes": pod_processes(node),
         }
         yield {"sweep_id": sweep_id, "plane": plane, "node": node, "left": left, "elapsed_s": elapsed}
-    finally:
-        for name in volumes:
-            core.delete_persistent_volume(name)
-        shutil.rmtree(data_root, ignore_errors=True)
 
 
 def runs_of(study) -> list[dict]:

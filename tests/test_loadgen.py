@@ -22,6 +22,7 @@ from kafkalab.kafka import admin, loadgen
 from kafkalab.kafka.broker_config import BrokerSettings
 from kafkalab.kafka.properties import write_properties
 from kafkalab.platforms.local import LocalCluster
+from tests.conftest import running_local_cluster
 
 DATA = Path(__file__).parent / "data" / "loadgen"
 # Real output of the generator: 2000 records at 1000/s, 500 ms intervals, and a consumer reading them.
@@ -183,14 +184,10 @@ def test_maven_error_names_the_first_telling_line():
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, kafka_dist) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(kafka_dist, tmp_path_factory.mktemp("loadgen") / "cluster", BrokerSettings(ONE_BROKER_SHARE_GROUPS),
-                           heap_mb=256, controller_heap_mb=192)
-    try:
-        cluster.deploy(1)
-        cluster.wait_ready(timeout_s=120)
+    # share groups need settings of their own: not the session's one broker
+    with running_local_cluster(kafka_dist, tmp_path_factory.mktemp("loadgen"),
+                               BrokerSettings(ONE_BROKER_SHARE_GROUPS)) as cluster:
         yield cluster
-    finally:
-        cluster.stop(grace_s=0)
 
 
 @pytest.fixture(scope="module")

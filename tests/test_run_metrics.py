@@ -1,6 +1,7 @@
 """Broker, host and client metrics sampled during real runs, stored on a real PostgreSQL.
 
-One broker for the module (JMX on 127.0.0.1, kafkalab/java/LoopbackJmx.java). Each run goes
+One broker, the session's (shared with test_generator_runs; JMX on 127.0.0.1,
+kafkalab/java/LoopbackJmx.java). Each run goes
 through the engine's own steps: steps.run_metrics around steps.producer_fanout, as
 flows/common.run_once does, then Store.save_run; the tests read back what a user would, the
 v_broker_metrics, v_host_metrics, v_client_metrics and v_metrics_missing views.
@@ -39,17 +40,10 @@ RECORD_SIZE = 4000  # a few KB: a batch's and a record's framing are about 1% of
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::ffff:127.0.0.1"}
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory, kafka_dist):
-    root = tmp_path_factory.mktemp("run-metrics")
-    cluster = LocalCluster(kafka_dist, root / "cluster", BrokerSettings(), heap_mb=256, controller_heap_mb=192)
-    try:
-        cluster.deploy(1)
-        cluster.wait_ready(timeout_s=120)
-        yield cluster
-    finally:
-        cluster.stop(grace_s=0)
-    assert jvms_of(root / "cluster") == []
+@pytest.fixture
+def broker(one_broker_cluster: LocalCluster) -> LocalCluster:
+    """The session's one broker (tests/conftest.py), shared with test_generator_runs."""
+    return one_broker_cluster
 
 
 @pytest.fixture(scope="module")
