@@ -170,9 +170,9 @@ def jre_rootfs(*, on_progress: Callable[[str], None] = say) -> Path:
     target = images_dir() / "rootfs" / f"debian-{DEBIAN_SUITE}-jre17-{key}.tar"
     if target.exists():
         return target
-    tool = _require_tool("mmdebstrap")
+    tool = require_tool("mmdebstrap")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(target.parent / ".build.lock"):
+    with build_lock(target.parent / ".build.lock"):
         if target.exists():
             return target
         on_progress(f"making the Debian {DEBIAN_SUITE} root file system with {JRE_PACKAGE} (mmdebstrap, about a minute)")
@@ -180,12 +180,12 @@ def jre_rootfs(*, on_progress: Callable[[str], None] = say) -> Path:
         staging = target.with_name(f".partial-{target.name}")  # mmdebstrap writes a tar for a name ending .tar
         env = dict(os.environ, SOURCE_DATE_EPOCH=str(IMAGE_EPOCH))
         command = [tool, "--quiet", *_mmdebstrap_options(), DEBIAN_SUITE, str(staging), *DEBIAN_SOURCES]
-        _run(command, "mmdebstrap", env=env)
+        run_tool(command, "mmdebstrap", env=env)
         staging.replace(target)
         for old in target.parent.glob("debian-*.tar"):
             if old != target:
                 old.unlink()
-        on_progress(f"  root file system made in {time.monotonic() - started:.0f} s ({_mb(target)})")
+        on_progress(f"  root file system made in {time.monotonic() - started:.0f} s ({size_mb(target)})")
     return target
 
 
@@ -255,12 +255,12 @@ def pause_binary(k8s_version: str = layout.K8S_VERSION) -> Path:
     binary = images_dir() / "pause-bin" / key / "pause"
     if binary.exists():
         return binary
-    gcc = _require_tool("gcc")
+    gcc = require_tool("gcc")
     binary.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=binary.parent))
     try:
         (staging / "pause.c").write_bytes(source)
-        _run([gcc, *flags, "-o", str(staging / "pause"), str(staging / "pause.c")], "gcc -static pause.c")
+        run_tool([gcc, *flags, "-o", str(staging / "pause"), str(staging / "pause.c")], "gcc -static pause.c")
         os.replace(staging / "pause", binary)  # atomic: a reader finds the whole binary or none
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -289,7 +289,7 @@ def build(recipe: Recipe, *, on_progress: Callable[[str], None] = say) -> Path:
         on_progress(f"{recipe.name} is up to date: {final}")
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(final.parent / ".build.lock"):
+    with build_lock(final.parent / ".build.lock"):
         if final.exists():
             return final
         started = time.monotonic()
@@ -304,7 +304,7 @@ def build(recipe: Recipe, *, on_progress: Callable[[str], None] = say) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         _remove_older_archives(final)
-        on_progress(f"built {recipe.name} in {time.monotonic() - started:.0f} s: {final} ({_mb(final)})")
+        on_progress(f"built {recipe.name} in {time.monotonic() - started:.0f} s: {final} ({size_mb(final)})")
     return final
 
 
@@ -372,11 +372,11 @@ def import_image(archive: Path, containerd_address: str | Path, namespace: str =
     namespaces for a containerd in a node's.
     """
     name = oci.read_archive(archive).name
-    ctr = _require_tool("ctr")
+    ctr = require_tool("ctr")
     command = [ctr, "--address", str(containerd_address), "--namespace", namespace, "images", "import"]
     if snapshotter:
         command += ["--snapshotter", snapshotter]
-    _run([*command, str(archive)], f"importing {name} into the containerd at {containerd_address}", timeout_s=timeout_s)
+    run_tool([*command, str(archive)], f"importing {name} into the containerd at {containerd_address}", timeout_s=timeout_s)
     if name not in images_in(containerd_address, namespace):
         raise ImageError(f"ctr imported {archive} but the containerd at {containerd_address} does not list {name}")
     return name
@@ -384,7 +384,7 @@ def import_image(archive: Path, containerd_address: str | Path, namespace: str =
 
 def images_in(containerd_address: str | Path, namespace: str = "k8s.io") -> set[str]:
     """The image names a containerd holds in `namespace`."""
-    proc = _run([_require_tool("ctr"), "--address", str(containerd_address), "--namespace", namespace,
+    proc = run_tool([require_tool("ctr"), "--address", str(containerd_address), "--namespace", namespace,
                  "images", "list", "--quiet"], f"listing the images of the containerd at {containerd_address}")
     return set(proc.stdout.split())
 
@@ -400,7 +400,7 @@ def require_image(containerd_address: str | Path, name: str, *, node: str | None
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _require_tool(command: str) -> str:
+def require_tool(command: str) -> str:
     found = shutil.which(command)
     if found is None:
         raise ImageError(f"{command} is not installed (Debian package {DEBIAN_TOOLS[command]}): "
@@ -408,7 +408,7 @@ def _require_tool(command: str) -> str:
     return found
 
 
-def _run(command: list[str], what: str, *, env: dict[str, str] | None = None,
+def run_tool(command: list[str], what: str, *, env: dict[str, str] | None = None,
          timeout_s: float = _BUILD_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
     try:
         proc = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -422,14 +422,14 @@ def _run(command: list[str], what: str, *, env: dict[str, str] | None = None,
 
 
 @contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
+def build_lock(lock_path: Path) -> Iterator[None]:
     """One build at a time per directory (two `make kube-images` at once build once)."""
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
-def _mb(path: Path) -> str:
+def size_mb(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.0f} MB"
 
 

@@ -110,7 +110,7 @@ def _make_wheelhouse(target: Path) -> None:
     """Wheels of the whole dependency closure at the building venv's versions (its pip, PyPI)."""
     (target / "requirements.txt").write_text("\n".join(requirements()) + "\n")
     (target / "constraints.txt").write_text("\n".join(constraints()) + "\n")
-    images._run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+    images.run_tool([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
                  "--wheel-dir", str(target), "-c", str(target / "constraints.txt"),
                  "-r", str(target / "requirements.txt")], "pip wheel (the runner's Python packages)")
 
@@ -121,9 +121,9 @@ def runner_rootfs(*, on_progress: Callable[[str], None] = say) -> Path:
     target = images.images_dir() / "rootfs" / f"debian-{images.DEBIAN_SUITE}-runner-{key}.tar"
     if target.exists():
         return target
-    tool = images._require_tool("mmdebstrap")
+    tool = images.require_tool("mmdebstrap")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with images._locked(target.parent / ".build.lock"):
+    with images.build_lock(target.parent / ".build.lock"):
         if target.exists():
             return target
         started = time.monotonic()
@@ -137,7 +137,7 @@ def runner_rootfs(*, on_progress: Callable[[str], None] = say) -> Path:
             command = [tool, "--quiet", *_mmdebstrap_options(Path(wheelhouse)), images.DEBIAN_SUITE, str(staging),
                        *images.DEBIAN_SOURCES]
             try:
-                images._run(command, "mmdebstrap (the runner's root file system)", env=env)
+                images.run_tool(command, "mmdebstrap (the runner's root file system)", env=env)
             except BaseException:
                 staging.unlink(missing_ok=True)
                 raise
@@ -145,7 +145,7 @@ def runner_rootfs(*, on_progress: Callable[[str], None] = say) -> Path:
         for old in target.parent.glob(f"debian-{images.DEBIAN_SUITE}-runner-*.tar"):
             if old != target:
                 old.unlink()
-        on_progress(f"  root file system made in {time.monotonic() - started:.0f} s ({images._mb(target)})")
+        on_progress(f"  root file system made in {time.monotonic() - started:.0f} s ({images.size_mb(target)})")
     return target
 
 
