@@ -37,6 +37,7 @@ from kafkalab.results.figures import run_figures
 from kafkalab.results.store import Store
 from kafkalab.spec import parse_spec
 from tests.databases import fresh_database
+from tests.metrics_checks import at, window_bytes
 
 pytestmark = [pytest.mark.kube, pytest.mark.kube_real]
 
@@ -137,10 +138,6 @@ def _series(store: Store, run_id: int, metric: str) -> list[tuple]:
     return rows
 
 
-def _at(epoch_ms: int) -> datetime:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
-
-
 def test_a_run_on_real_pods_stores_broker_series_for_every_interval(kube_metrics):
     record, store, run_id = kube_metrics["record"], kube_metrics["store"], kube_metrics["run_id"]
     assert [p.status for p in record.producers] == ["ok"], [p.error for p in record.producers]
@@ -148,8 +145,8 @@ def test_a_run_on_real_pods_stores_broker_series_for_every_interval(kube_metrics
     assert record.metrics.missing == []
     _, sources = store.query(f"SELECT DISTINCT source, broker FROM v_broker_metrics WHERE run_id = {run_id}")
     assert sources == [("broker-0", 0)]  # the one broker pod
-    load_start = min(_at(p.intervals[0].start_ms) for p in record.producers)
-    load_end = max(_at(p.intervals[-1].end_ms) for p in record.producers)
+    load_start = min(at(p.intervals[0].start_ms) for p in record.producers)
+    load_end = max(at(p.intervals[-1].end_ms) for p in record.producers)
     interval = timedelta(milliseconds=INTERVAL_MS)
     for metric in BROKER_METRICS:
         rows = _series(store, run_id, metric)
@@ -164,25 +161,10 @@ def test_a_run_on_real_pods_stores_broker_series_for_every_interval(kube_metrics
 
 def test_the_pods_bytes_in_agree_with_the_bytes_the_generator_acknowledged(kube_metrics):
     record, store, run_id = kube_metrics["record"], kube_metrics["store"], kube_metrics["run_id"]
-    window_start, window_end = record.figures.window_start, record.figures.window_end
-    rows = _series(store, run_id, n.BYTES_IN)
-    spans = [(a[0], b[0], b[1]) for a, b in pairwise(rows) if a[0] >= window_start and b[0] <= window_end]
-    assert len(spans) >= 4
-    broker_bytes = sum(rate * (end - start).total_seconds() for start, end, rate in spans)
-    acknowledged = sum(_acked_bytes(p.intervals, start, end) for p in record.producers for start, end, _ in spans)
+    spans, broker_bytes, acknowledged = window_bytes(_series(store, run_id, n.BYTES_IN), record)
+    assert spans >= 4
     print(f"BytesIn {broker_bytes:,.0f} B / acknowledged {acknowledged:,.0f} B = {broker_bytes / acknowledged:.3f}")
     assert broker_bytes == pytest.approx(acknowledged, rel=0.10)  # the local test's tolerance
-
-
-def _acked_bytes(intervals, start: datetime, end: datetime) -> float:
-    """Value bytes acknowledged in [start, end], each interval's bytes shared out over its length."""
-    total = 0.0
-    for i in intervals:
-        a, b = _at(i.start_ms), _at(i.end_ms)
-        overlap = (min(b, end) - max(a, start)).total_seconds()
-        if overlap > 0 and b > a:
-            total += i.bytes * overlap / (b - a).total_seconds()
-    return total
 
 
 def test_the_sampler_leaves_no_process_in_the_pod(kube_metrics):

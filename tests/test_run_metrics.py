@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 
 import psutil
@@ -32,6 +32,7 @@ from kafkalab.results.store import Store
 from kafkalab.spec import parse_spec
 from tests.conftest import jvms_of
 from tests.databases import fresh_database
+from tests.metrics_checks import at, window_bytes
 
 pytestmark = pytest.mark.kafka
 
@@ -84,11 +85,7 @@ def _run(cluster: LocalCluster, spec, *, during=None) -> tuple[object, list[str]
 def _load_span(record) -> tuple[datetime, datetime]:
     starts = [p.intervals[0].start_ms for p in record.producers]
     ends = [p.intervals[-1].end_ms for p in record.producers]
-    return _at(min(starts)), _at(max(ends))
-
-
-def _at(epoch_ms: int) -> datetime:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    return at(min(starts)), at(max(ends))
 
 
 def _series(store: Store, view: str, run_id: int, source: str, metric: str) -> list[tuple]:
@@ -210,28 +207,13 @@ def test_the_brokers_bytes_in_agree_with_the_bytes_the_generator_acknowledged(br
     spec = _spec("metrics-bytes-in", records=2000, rate=250)  # 2 MB/s for 8 s
     record, _ = _run(broker, spec)
     run_id = store.save_run(record)
-    window_start, window_end = record.figures.window_start, record.figures.window_end
-    rows = _series(store, "v_broker_metrics", run_id, "broker-0", n.BYTES_IN)
-    # Each sample's rate covers the time since the previous one: the bytes of the spans inside the window.
-    spans = [(a[0], b[0], b[1]) for a, b in pairwise(rows) if a[0] >= window_start and b[0] <= window_end]
-    assert len(spans) >= 5
-    broker_bytes = sum(rate * (end - start).total_seconds() for start, end, rate in spans)
-    acknowledged = sum(_acked_bytes(p.intervals, start, end) for p in record.producers for start, end, _ in spans)
+    spans, broker_bytes, acknowledged = window_bytes(
+        _series(store, "v_broker_metrics", run_id, "broker-0", n.BYTES_IN), record)
+    assert spans >= 5
     # BytesIn counts record batches as they arrive: values plus a few dozen bytes of framing per
     # record and batch, about 1% at 4 KB records.
     print(f"BytesIn {broker_bytes:,.0f} B / acknowledged {acknowledged:,.0f} B = {broker_bytes / acknowledged:.3f}")
     assert broker_bytes == pytest.approx(acknowledged, rel=0.10)
-
-
-def _acked_bytes(intervals, start: datetime, end: datetime) -> float:
-    """Value bytes acknowledged in [start, end], each interval's bytes shared out over its length."""
-    total = 0.0
-    for i in intervals:
-        a, b = _at(i.start_ms), _at(i.end_ms)
-        overlap = (min(b, end) - max(a, start)).total_seconds()
-        if overlap > 0 and b > a:
-            total += i.bytes * overlap / (b - a).total_seconds()
-    return total
 
 
 def test_broker_jmx_listens_on_the_loopback_address_only(broker):

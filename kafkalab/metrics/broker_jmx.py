@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kafkalab.core.processes import ManagedProcess
+from kafkalab.core.waiting import WaitTimeout, wait_until
 from kafkalab.kafka import loadgen
 from kafkalab.kafka.distribution import KafkaDistribution
 from kafkalab.metrics import names as n
@@ -103,10 +103,10 @@ class BrokerJmxSampler:
                 log_path = self.log_path.with_name(f"{self.log_path.stem}-{place}{self.log_path.suffix}")
                 self._processes.append(self.run_inside(place, args, heap_mb=HEAP_MB, jvm_options=JVM_OPTIONS,
                                                        log_path=log_path, on_line=self._line))
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline and self._ready_count < sum(p.poll() is None for p in self._processes):
-            time.sleep(0.05)
-        if self._ready_count < sum(p.poll() is None for p in self._processes):
+        try:  # every sampler still running has printed its baseline
+            wait_until(lambda: self._ready_count >= sum(p.poll() is None for p in self._processes),
+                       READY_TIMEOUT_S, "broker JMX samplers ready", interval=0.05)
+        except WaitTimeout:
             self.on_progress(f"WARNING broker JMX sampler not ready after {READY_TIMEOUT_S:.0f} s; "
                              "its first samples come late")
         for process in self._processes:
