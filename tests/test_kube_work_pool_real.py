@@ -209,9 +209,13 @@ def pool_run(kube_real_testbed, runner_archive, prefect_api, results_db_url, tmp
             selector = f"prefect.io/flow-run-id={flow_run_id}"
 
             def jobs_ended() -> list[k8s.V1Job] | None:
-                # The flow run is final once the flow reported it; its pod exits a moment later.
+                # The flow run is final once the flow reported it; its pod exits a moment later, and
+                # the Job controller counts it (uncountedTerminatedPods first) before the Job's
+                # Complete or Failed condition says it ended.
                 found = batch.list_namespaced_job(NAMESPACE, label_selector=selector).items
-                return None if any(job.status.active for job in found) else found
+                finished = [job for job in found if any(c.type in ("Complete", "Failed") and c.status == "True"
+                                                        for c in job.status.conditions or [])]
+                return found if found and len(finished) == len(found) else None
 
             jobs = wait_until(jobs_ended, JOB_END_TIMEOUT_S, f"the Job of flow run {flow_run_id} ended",
                               interval=1, detail=lambda: _pod_state(core, flow_run_id))
